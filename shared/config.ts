@@ -1,0 +1,92 @@
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+
+/**
+ * The one configuration reader. Every setting comes from the environment, is checked once at
+ * init, and a bad value fails fast naming the variable. Handlers and scripts call getConfig();
+ * tests call parseConfig() with their own environment.
+ */
+
+/** Hard limits, documented once (README "Limits") and tested once (test/unit/limits.test.ts). */
+export const LIMITS = {
+  /** DynamoDB caps an item at 400 KB; results above this go to S3 results/<jobId>.json. */
+  RESULT_INLINE_MAX_BYTES: 300 * 1024,
+  /** S3 caps a single presigned PUT at 5 GB; we cap far lower (MAX_UPLOAD_BYTES) and never above this. */
+  S3_SINGLE_PUT_MAX_BYTES: 5 * 1024 ** 3,
+  /** SigV4 presigned URLs are valid for at most 7 days. */
+  PRESIGN_MAX_SECONDS: 7 * 24 * 3600,
+  /** Caller-supplied metadata is stored on the job item: keep it small. */
+  METADATA_MAX_BYTES: 2048,
+  /** Idempotency keys are stored hashed, but the header itself is bounded. */
+  IDEMPOTENCY_KEY_MAX_LENGTH: 255,
+} as const;
+
+const defaultModelsDir = fileURLToPath(new URL('../models/', import.meta.url));
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const bool = z
+  .enum(['true', 'false', '1', '0'])
+  .transform((v) => v === 'true' || v === '1');
+
+const EnvSchema = z.object({
+  AWS_REGION: z.string().min(1).default('us-east-1'),
+  /** DynamoDB table holding jobs and API keys. */
+  TABLE_NAME: z.string().min(1),
+  /** Bucket receiving uploads (uploads/<jobId>) and large results (results/<jobId>.json). */
+  BUCKET_NAME: z.string().min(1),
+  /** Path-style S3 URLs: needed for S3-compatible servers on loopback, never on AWS. */
+  S3_FORCE_PATH_STYLE: bool.default(false),
+  /** Largest accepted upload, bytes. */
+  MAX_UPLOAD_BYTES: int(1, LIMITS.S3_SINGLE_PUT_MAX_BYTES).default(50 * 1024 * 1024),
+  /** How long a presigned upload URL stays valid, seconds. */
+  UPLOAD_URL_TTL_SECONDS: int(60, LIMITS.PRESIGN_MAX_SECONDS).default(15 * 60),
+  /** How long a presigned result URL stays valid, seconds. */
+  RESULT_URL_TTL_SECONDS: int(60, LIMITS.PRESIGN_MAX_SECONDS).default(15 * 60),
+  /** Decoded pixels above this fail the job image_too_large (decompression-bomb guard). */
+  MAX_INPUT_PIXELS: int(1, 268_402_689).default(40_000_000),
+  /** Jobs (and their items) are deleted by DynamoDB TTL this many days after creation. */
+  JOB_RETENTION_DAYS: int(1, 3650).default(30),
+  /** Must equal the jobs queue's redrive maxReceiveCount: on that receive a transient failure is final. */
+  MAX_RECEIVE_COUNT: int(1, 1000).default(5),
+  /** Worker lease on a claimed job, seconds: at least the worker function's timeout. */
+  JOB_LEASE_SECONDS: int(1, 900).default(120),
+  /** Suggested poll interval while a job is not terminal (Retry-After), seconds. */
+  POLL_INTERVAL_SECONDS: int(1, 60).default(1),
+  /** Folder of bundled ONNX models and manifests. */
+  MODELS_DIR: z.string().min(1).default(defaultModelsDir),
+  /** Model served when POST /v1/jobs names none. */
+  DEFAULT_MODEL: z.string().min(1).default('onnx/colors'),
+  /** Threads onnxruntime may use per session (0 = its default, one per core). */
+  ONNX_INTRA_OP_THREADS: int(0, 64).default(0),
+});
+
+export type Config = Readonly<z.infer<typeof EnvSchema>>;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Parse and check an environment; throws ConfigError naming each bad variable. */
+export function parseConfig(env: Record<string, string | undefined>): Config {
+  const result = EnvSchema.safeParse(env);
+  if (!result.success) {
+    const problems = result.error.issues
+      .map((issue) => `${issue.path.join('.') || '(env)'}: ${issue.message}`)
+      .join('; ');
+    throw new ConfigError(`invalid configuration: ${problems}`);
+  }
+  return Object.freeze(result.data);
+}
+
+let cached: Config | undefined;
+
+/** The process's configuration, parsed on first use and then fixed. */
+export function getConfig(): Config {
+  cached ??= parseConfig(process.env);
+  return cached;
+}
+
+/** For the local cloud and tests, which set the environment and then (re)load. */
+export function resetConfig(): void {
+  cached = undefined;
+}

@@ -1,0 +1,3 @@
+import { routeRequest } from '#shared/api/router.ts';
+
+export const handler = routeRequest;

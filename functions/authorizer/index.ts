@@ -1,0 +1,3 @@
+import { authorizeRequest } from '#shared/auth/authorizer.ts';
+
+export const handler = authorizeRequest;

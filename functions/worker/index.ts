@@ -1,0 +1,3 @@
+import { handleJobsBatch } from '#shared/worker/handler.ts';
+
+export const handler = handleJobsBatch;

@@ -1,0 +1,328 @@
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
+import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import dynalite from 'dynalite';
+import { createSqsServer } from 'local-aws-sqs';
+import S3rver from 's3rver';
+import { CORS_POLICY } from '#shared/api/cors.ts';
+import { startEventSource, type EventSource } from './event-source.ts';
+import { startHttpGateway, type HttpGateway } from './http-gateway.ts';
+import { createNotificationBridge } from './notifications.ts';
+import { startS3Gateway, type S3Gateway } from './s3-gateway.ts';
+
+/**
+ * The local cloud: AWS-protocol servers on loopback and the glue AWS provides between them, in
+ * one process, running the very handlers the AWS stack deploys.
+ *
+ *   s3rver ◀─ S3 gateway (SigV4 checks) ◀─ clients, presigned PUTs, the SDK
+ *     └─ ObjectCreated uploads/ ─▶ notification bridge ─▶ SQS jobs queue (+ DLQ) ─▶ event source ─▶ worker handler
+ *   HTTP gateway (API Gateway v2 events, authorizer first) ─▶ API handler ─▶ DynamoDB (dynalite)
+ *
+ * State (objects, table) persists under stateDir; the queue lives in memory, so on start every
+ * unfinished job whose upload exists is notified again (transitions are idempotent).
+ */
+
+export const LOCAL_RESOURCES = {
+  region: 'us-east-1',
+  bucket: 'inference-pipeline-local',
+  table: 'inference-pipeline-jobs',
+  queue: 'inference-pipeline-jobs',
+  dlq: 'inference-pipeline-jobs-dlq',
+  /** Static credentials the S3 gateway accepts; they sign the presigned URLs handed to clients. */
+  credentials: { accessKeyId: 'LOCALCLOUDACCESSKEY', secretAccessKey: 'local-cloud-secret-access-key' },
+  devOwner: 'dev',
+} as const;
+
+export interface LocalCloudOptions {
+  /** Where state persists (default `.local`). */
+  stateDir?: string;
+  /** Wipe stateDir first. */
+  fresh?: boolean;
+  host?: string;
+  /** API port; 0 picks a free one. */
+  apiPort?: number;
+  /** Settings for the handlers (shared/config.ts variables), over the process environment. */
+  env?: Record<string, string>;
+  /** CORS allowed origins for the API and the bucket. */
+  allowedOrigins?: string[];
+  worker?: {
+    batchSize?: number;
+    maxConcurrency?: number;
+    /** The emulated worker timeout; also the job lease. */
+    timeoutSeconds?: number;
+    /** Default: QUEUE_SETTINGS.visibilityTimeoutFactor × timeoutSeconds, as on AWS. */
+    visibilityTimeoutSeconds?: number;
+  };
+  maxReceiveCount?: number;
+}
+
+export interface Endpoints {
+  apiUrl: string;
+  apiKey: string;
+  region: string;
+  s3: string;
+  sqs: string;
+  dynamodb: string;
+  bucket: string;
+  queueUrl: string;
+  dlqUrl: string;
+  table: string;
+}
+
+export interface LocalCloud {
+  endpoints: Endpoints;
+  s3Gateway: S3Gateway;
+  eventSource: EventSource;
+  /** Deliver an ObjectCreated notification for a key again (tests: duplicate events). */
+  notifyUpload(key: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolvePort((server.address() as AddressInfo).port));
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((done) => {
+    server.close(() => done());
+    server.closeAllConnections?.();
+  });
+}
+
+function corsXml(origins: string[]): string {
+  const rules = origins.map((o) => `<AllowedOrigin>${o}</AllowedOrigin>`).join('');
+  return `<CORSConfiguration><CORSRule>${rules}<AllowedMethod>PUT</AllowedMethod><AllowedMethod>GET</AllowedMethod><AllowedMethod>HEAD</AllowedMethod><AllowedHeader>*</AllowedHeader><ExposeHeader>ETag</ExposeHeader><MaxAgeSeconds>${CORS_POLICY.maxAgeSeconds}</MaxAgeSeconds></CORSRule></CORSConfiguration>`;
+}
+
+export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCloud> {
+  const host = options.host ?? '127.0.0.1';
+  const stateDir = resolve(options.stateDir ?? '.local');
+  const { region, bucket, table, queue, dlq, credentials } = LOCAL_RESOURCES;
+  const timeoutSeconds = options.worker?.timeoutSeconds ?? 60;
+  const visibilityTimeout = options.worker?.visibilityTimeoutSeconds ?? 6 * timeoutSeconds;
+  const maxReceiveCount = options.maxReceiveCount ?? 5;
+  const allowedOrigins = options.allowedOrigins ?? ['*'];
+  if (options.fresh) rmSync(stateDir, { recursive: true, force: true });
+  mkdirSync(join(stateDir, 's3'), { recursive: true });
+  mkdirSync(join(stateDir, 'dynamodb'), { recursive: true });
+  const stops: (() => Promise<unknown>)[] = [];
+  const stop = async () => {
+    for (const close of stops.reverse()) await close().catch(() => undefined);
+  };
+
+  try {
+    // S3: s3rver behind the verifying gateway.
+    const s3rver = new S3rver({
+      address: host,
+      port: 0,
+      silent: true,
+      directory: join(stateDir, 's3'),
+      vhostBuckets: false,
+      configureBuckets: [{ name: bucket, configs: [corsXml(allowedOrigins)] }],
+    });
+    const s3rverAddress = (await s3rver.run()) as AddressInfo;
+    stops.push(() => s3rver.close());
+    const s3Gateway = await startS3Gateway({ host, port: 0, upstream: `http://${host}:${s3rverAddress.port}`, region, credentials });
+    stops.push(() => s3Gateway.close());
+
+    // DynamoDB: dynalite, persisted with LevelDB.
+    const dynamoServer = dynalite({ path: join(stateDir, 'dynamodb'), createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+    const dynamoPort = await listen(dynamoServer, 0, host);
+    stops.push(() => closeServer(dynamoServer));
+
+    // SQS: in memory.
+    const sqsServer = await createSqsServer({ port: 0, hostname: host, region, emulateQueueCreationLifecycle: false });
+    const sqsPort = (sqsServer.address() as AddressInfo).port;
+    stops.push(() => closeServer(sqsServer));
+
+    const endpoints = { s3: s3Gateway.url, sqs: `http://${host}:${sqsPort}`, dynamodb: `http://${host}:${dynamoPort}` };
+
+    // The handlers reach these servers through the standard SDK environment, as on AWS.
+    Object.assign(process.env, {
+      AWS_REGION: region,
+      AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+      AWS_ENDPOINT_URL_S3: endpoints.s3,
+      AWS_ENDPOINT_URL_SQS: endpoints.sqs,
+      AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
+      AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
+      AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
+      TABLE_NAME: table,
+      BUCKET_NAME: bucket,
+      S3_FORCE_PATH_STYLE: 'true',
+      MAX_RECEIVE_COUNT: String(maxReceiveCount),
+      JOB_LEASE_SECONDS: String(timeoutSeconds),
+      ...options.env,
+    });
+    delete process.env.AWS_SESSION_TOKEN;
+    delete process.env.AWS_PROFILE;
+
+    const clientConfig = { region, credentials };
+    const s3 = new S3Client({ ...clientConfig, endpoint: endpoints.s3, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED' });
+    const dynamo = new DynamoDBClient({ ...clientConfig, endpoint: endpoints.dynamodb });
+    const sqs = new SQSClient({ ...clientConfig, endpoint: endpoints.sqs });
+    stops.push(async () => [s3, dynamo, sqs].forEach((c) => c.destroy()));
+
+    // Resources, with the names and settings the AWS stack uses (the bucket and its CORS: configureBuckets above).
+    await ensureTable(dynamo, table);
+    const { QueueUrl: dlqUrl } = await sqs.send(
+      new CreateQueueCommand({ QueueName: dlq, Attributes: { MessageRetentionPeriod: String(14 * 86_400) } }),
+    );
+    const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+    const { QueueUrl: queueUrl } = await sqs.send(
+      new CreateQueueCommand({
+        QueueName: queue,
+        Attributes: {
+          VisibilityTimeout: String(visibilityTimeout),
+          RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount }),
+        },
+      }),
+    );
+    const queueArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+
+    // Imported only now: the handlers read the environment set above.
+    const { resetConfig } = await import('#shared/config.ts');
+    const { resetAwsClients } = await import('#shared/aws.ts');
+    resetConfig();
+    resetAwsClients();
+    const { handler: api } = await import('../../functions/api/index.ts');
+    const { handler: authorizer } = await import('../../functions/authorizer/index.ts');
+    const { handler: worker } = await import('../../functions/worker/index.ts');
+
+    const eventSource = startEventSource({
+      sqs,
+      queueUrl: queueUrl!,
+      queueArn,
+      region,
+      handler: worker,
+      batchSize: options.worker?.batchSize ?? 10,
+      maxConcurrency: options.worker?.maxConcurrency ?? 2,
+      timeoutSeconds,
+      onError: (error) => console.error('local event source:', error),
+    });
+    stops.push(() => eventSource.stop());
+
+    const bridge = createNotificationBridge({ sqs, queueUrl: queueUrl!, prefix: 'uploads/', region, onSent: () => eventSource.wake() });
+    s3rver.on('event', (event: { Records: { eventName: string; s3: { bucket: { name: string }; object: { key: string; size?: number; eTag?: string } } }[] }) => {
+      for (const record of event.Records) {
+        bridge
+          .notify({
+            bucket: record.s3.bucket.name,
+            key: record.s3.object.key,
+            size: record.s3.object.size ?? 0,
+            eTag: record.s3.object.eTag,
+            eventName: record.eventName,
+          })
+          .catch((error) => console.error('local notification bridge:', error));
+      }
+    });
+
+    const notifyUpload = async (key: string) => {
+      const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      await bridge.notify({ bucket, key, size: head.ContentLength ?? 0, eTag: head.ETag, eventName: 'ObjectCreated:Put' });
+    };
+
+    const apiKey = await devApiKey(stateDir);
+    const gateway: HttpGateway = await startHttpGateway({ host, port: options.apiPort ?? 0, api, authorizer, allowedOrigins });
+    stops.push(() => gateway.close());
+
+    await redriveUnfinishedJobs(notifyUpload);
+
+    const all: Endpoints = {
+      apiUrl: gateway.url,
+      apiKey,
+      region,
+      ...endpoints,
+      bucket,
+      queueUrl: queueUrl!,
+      dlqUrl: dlqUrl!,
+      table,
+    };
+    writeFileSync(join(stateDir, 'endpoints.json'), `${JSON.stringify(all, null, 2)}\n`);
+    return { endpoints: all, s3Gateway, eventSource, notifyUpload, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+async function ensureTable(dynamo: DynamoDBClient, name: string): Promise<void> {
+  const { TABLE_SCHEMA } = await import('#shared/jobs/table.ts');
+  try {
+    await dynamo.send(new DescribeTableCommand({ TableName: name }));
+    return;
+  } catch (error) {
+    if (!(error instanceof ResourceNotFoundException) && (error as Error).name !== 'ResourceNotFoundException') throw error;
+  }
+  const { partitionKey, ownerIndex } = TABLE_SCHEMA;
+  await dynamo.send(
+    new CreateTableCommand({
+      TableName: name,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [
+        { AttributeName: partitionKey, AttributeType: 'S' },
+        { AttributeName: ownerIndex.partitionKey, AttributeType: 'S' },
+        { AttributeName: ownerIndex.sortKey, AttributeType: 'S' },
+      ],
+      KeySchema: [{ AttributeName: partitionKey, KeyType: 'HASH' }],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: ownerIndex.name,
+          KeySchema: [
+            { AttributeName: ownerIndex.partitionKey, KeyType: 'HASH' },
+            { AttributeName: ownerIndex.sortKey, KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
+      ],
+    }),
+  );
+}
+
+/** The dev key survives restarts (kept in endpoints.json); a new one is made if it is gone from the table. */
+async function devApiKey(stateDir: string): Promise<string> {
+  const { createApiKey, findKeyOwner } = await import('#shared/auth/api-keys.ts');
+  try {
+    const previous = JSON.parse(readFileSync(join(stateDir, 'endpoints.json'), 'utf8')) as Partial<Endpoints>;
+    if (previous.apiKey && (await findKeyOwner(previous.apiKey)) === LOCAL_RESOURCES.devOwner) return previous.apiKey;
+  } catch {
+    // first start
+  }
+  return (await createApiKey(LOCAL_RESOURCES.devOwner, 'local dev key')).key;
+}
+
+/** Jobs left queued or running by a previous run lost their SQS message with it: notify them again. */
+async function redriveUnfinishedJobs(notifyUpload: (key: string) => Promise<void>): Promise<void> {
+  const { documentClient } = await import('#shared/aws.ts');
+  const { getConfig } = await import('#shared/config.ts');
+  const { releaseJob } = await import('#shared/jobs/store.ts');
+  const { uploadKey } = await import('#shared/storage/keys.ts');
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await documentClient().send(
+      new ScanCommand({
+        TableName: getConfig().TABLE_NAME,
+        FilterExpression: '#status IN (:queued, :running)',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':queued': 'queued', ':running': 'running' },
+        ExclusiveStartKey: start,
+      }),
+    );
+    for (const job of page.Items ?? []) {
+      if (job.status === 'running' && job.claimId) {
+        // Its worker was this process, now gone: give the job back rather than wait out the lease.
+        await releaseJob(job.jobId, job.claimId, { code: 'internal', message: 'the local cloud restarted during processing' });
+      }
+      await notifyUpload(uploadKey(job.jobId)).catch(() => undefined);
+    }
+    start = page.LastEvaluatedKey;
+  } while (start);
+}

@@ -1,0 +1,175 @@
+import { randomUUID } from 'node:crypto';
+import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+
+/**
+ * Lambda's SQS event source mapping, locally: poll the queue, call the worker handler with a real
+ * SQSEvent batch, delete what succeeded and leave `batchItemFailures` (and whole failed batches)
+ * to reappear after the visibility timeout, as AWS does.
+ */
+
+export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void>;
+
+export interface EventSourceOptions {
+  sqs: SQSClient;
+  queueUrl: string;
+  queueArn: string;
+  region: string;
+  handler: SqsHandler;
+  batchSize: number;
+  /** Concurrent invocations at most (the mapping's maximum concurrency). */
+  maxConcurrency: number;
+  /** The emulated function timeout, for context.getRemainingTimeInMillis(). */
+  timeoutSeconds: number;
+  functionName?: string;
+  onError?: (error: unknown) => void;
+}
+
+export interface EventSource {
+  /** Poll now rather than after the idle back-off (the notification bridge calls this after a send). */
+  wake(): void;
+  /** Resolves when no invocation is running. */
+  idle(): Promise<void>;
+  stop(): Promise<void>;
+  readonly stats: { invocations: number; records: number; failures: number };
+}
+
+const IDLE_MIN_MS = 10;
+const IDLE_MAX_MS = 250;
+
+export function toSqsRecord(message: Message, queueArn: string, region: string): SQSRecord {
+  const attributes = message.Attributes ?? {};
+  return {
+    messageId: message.MessageId!,
+    receiptHandle: message.ReceiptHandle!,
+    body: message.Body ?? '',
+    attributes: {
+      ApproximateReceiveCount: attributes.ApproximateReceiveCount ?? '1',
+      SentTimestamp: attributes.SentTimestamp ?? String(Date.now()),
+      SenderId: attributes.SenderId ?? 'LOCALCLOUD',
+      ApproximateFirstReceiveTimestamp: attributes.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
+    },
+    messageAttributes: {},
+    md5OfBody: message.MD5OfBody ?? '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: queueArn,
+    awsRegion: region,
+  };
+}
+
+function lambdaContext(functionName: string, timeoutMs: number): Context {
+  const deadline = Date.now() + timeoutMs;
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${functionName}`,
+    memoryLimitInMB: '2048',
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+export function startEventSource(options: EventSourceOptions): EventSource {
+  const stats = { invocations: 0, records: 0, failures: 0 };
+  const running = new Set<Promise<void>>();
+  let stopped = false;
+  let wakeUp: (() => void) | undefined;
+  let idleMs = IDLE_MIN_MS;
+
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      wakeUp = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    }).finally(() => (wakeUp = undefined));
+
+  async function invoke(messages: Message[]): Promise<void> {
+    const records = messages.map((m) => toSqsRecord(m, options.queueArn, options.region));
+    stats.invocations++;
+    stats.records += records.length;
+    let failed: Set<string>;
+    try {
+      const response = await options.handler(
+        { Records: records },
+        lambdaContext(options.functionName ?? 'worker', options.timeoutSeconds * 1000),
+      );
+      failed = new Set((response?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
+    } catch (error) {
+      // A thrown handler fails the whole batch, as on Lambda.
+      options.onError?.(error);
+      failed = new Set(records.map((r) => r.messageId));
+    }
+    stats.failures += failed.size;
+    const done = records.filter((r) => !failed.has(r.messageId));
+    if (done.length > 0) {
+      await options.sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: options.queueUrl,
+          Entries: done.map((r, i) => ({ Id: String(i), ReceiptHandle: r.receiptHandle })),
+        }),
+      );
+    }
+  }
+
+  async function loop(): Promise<void> {
+    while (!stopped) {
+      if (running.size >= options.maxConcurrency) {
+        await Promise.race(running);
+        continue;
+      }
+      let messages: Message[] = [];
+      try {
+        // Short polls: this SQS server's long polls wait for MaxNumberOfMessages, which would hold a lone message.
+        const response = await options.sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: options.queueUrl,
+            MaxNumberOfMessages: options.batchSize,
+            WaitTimeSeconds: 0,
+            AttributeNames: ['All'],
+            MessageSystemAttributeNames: ['All'],
+          }),
+        );
+        messages = response.Messages ?? [];
+      } catch (error) {
+        if (stopped) break;
+        options.onError?.(error);
+      }
+      if (messages.length === 0) {
+        await sleep(idleMs);
+        idleMs = Math.min(idleMs * 2, IDLE_MAX_MS);
+        continue;
+      }
+      idleMs = IDLE_MIN_MS;
+      const invocation = invoke(messages)
+        .catch((error) => options.onError?.(error))
+        .finally(() => running.delete(invocation));
+      running.add(invocation);
+    }
+  }
+
+  const looping = loop();
+  return {
+    stats,
+    wake() {
+      idleMs = IDLE_MIN_MS;
+      wakeUp?.();
+    },
+    async idle() {
+      while (running.size > 0) await Promise.allSettled([...running]);
+    },
+    async stop() {
+      stopped = true;
+      wakeUp?.();
+      await looping;
+      await Promise.allSettled([...running]);
+    },
+  };
+}

@@ -1,0 +1,179 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type {
+  APIGatewayProxyResultV2,
+  APIGatewayRequestAuthorizerEventV2,
+  APIGatewaySimpleAuthorizerWithContextResult,
+} from 'aws-lambda';
+import type { AuthContext } from '#shared/auth/authorizer.ts';
+import { CORS_POLICY, PUBLIC_ROUTES } from '#shared/api/cors.ts';
+import type { ApiEvent } from '#shared/api/http.ts';
+
+/**
+ * API Gateway HTTP API, locally: turns each request into a payload-format-2.0 event, runs the
+ * Lambda authorizer first (except on public routes), calls the API handler and writes its reply.
+ * It answers what API Gateway answers itself: CORS preflights and CORS headers, oversized bodies.
+ */
+
+/** HTTP API's request payload limit. */
+export const HTTP_API_MAX_BODY_BYTES = 10 * 1024 * 1024;
+
+export interface HttpGatewayOptions {
+  host: string;
+  port: number;
+  api: (event: ApiEvent) => Promise<APIGatewayProxyResultV2>;
+  authorizer: (event: APIGatewayRequestAuthorizerEventV2) => Promise<APIGatewaySimpleAuthorizerWithContextResult<AuthContext>>;
+  /** CORS allowed origins; `*` allows any. */
+  allowedOrigins: string[];
+}
+
+export interface HttpGateway {
+  url: string;
+  close(): Promise<void>;
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer | 'too_large'> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= HTTP_API_MAX_BODY_BYTES) chunks.push(chunk);
+    });
+    req.on('end', () => resolve(size > HTTP_API_MAX_BODY_BYTES ? 'too_large' : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function headersOf(req: IncomingMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(',') : value;
+  }
+  return headers;
+}
+
+function corsHeaders(origin: string | undefined, allowedOrigins: string[]): Record<string, string> {
+  if (!origin) return {};
+  const allowed = allowedOrigins.includes('*') ? '*' : allowedOrigins.includes(origin) ? origin : undefined;
+  if (!allowed) return {};
+  return {
+    'access-control-allow-origin': allowed,
+    'access-control-expose-headers': CORS_POLICY.exposeHeaders.join(','),
+    ...(allowed === '*' ? {} : { vary: 'origin' }),
+  };
+}
+
+export async function startHttpGateway(options: HttpGatewayOptions): Promise<HttpGateway> {
+  const send = (res: ServerResponse, status: number, headers: Record<string, string>, body: string | Buffer) => {
+    res.writeHead(status, { ...headers, 'content-length': String(Buffer.byteLength(body)) });
+    res.end(body);
+  };
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const method = (req.method ?? 'GET').toUpperCase();
+    const headers = headersOf(req);
+    const cors = corsHeaders(headers.origin, options.allowedOrigins);
+
+    if (method === 'OPTIONS' && headers['access-control-request-method']) {
+      // Preflight: answered by API Gateway without invoking anything.
+      send(res, 204, {
+        ...cors,
+        'access-control-allow-methods': CORS_POLICY.allowMethods.join(','),
+        'access-control-allow-headers': CORS_POLICY.allowHeaders.join(','),
+        'access-control-max-age': String(CORS_POLICY.maxAgeSeconds),
+      }, '');
+      return;
+    }
+
+    const body = await readBody(req);
+    if (body === 'too_large') {
+      send(res, 413, { 'content-type': 'application/json', ...cors }, JSON.stringify({ message: 'Request Entity Too Large' }));
+      return;
+    }
+    const now = Date.now();
+    const requestContext = {
+      accountId: '000000000000',
+      apiId: 'local',
+      domainName: headers.host ?? 'localhost',
+      domainPrefix: 'local',
+      http: { method, path: url.pathname, protocol: `HTTP/${req.httpVersion}`, sourceIp: req.socket.remoteAddress ?? '127.0.0.1', userAgent: headers['user-agent'] ?? '' },
+      requestId: randomUUID(),
+      routeKey: '$default',
+      stage: '$default',
+      time: new Date(now).toISOString(),
+      timeEpoch: now,
+    };
+    const textual = /json|text|xml|x-www-form-urlencoded/i.test(headers['content-type'] ?? 'application/json');
+    const event: ApiEvent = {
+      version: '2.0',
+      routeKey: '$default',
+      rawPath: url.pathname,
+      rawQueryString: url.search.slice(1),
+      headers,
+      ...(url.search ? { queryStringParameters: Object.fromEntries(url.searchParams) } : {}),
+      requestContext: requestContext as ApiEvent['requestContext'],
+      ...(body.length > 0 ? { body: textual ? body.toString('utf8') : body.toString('base64') } : {}),
+      isBase64Encoded: body.length > 0 && !textual,
+    };
+
+    if (!PUBLIC_ROUTES.includes(`${method} ${url.pathname}` as (typeof PUBLIC_ROUTES)[number])) {
+      const authorization = await options.authorizer({
+        version: '2.0',
+        type: 'REQUEST',
+        routeArn: `arn:aws:execute-api:local:000000000000:local/$default/${method}${url.pathname}`,
+        identitySource: [],
+        routeKey: '$default',
+        rawPath: url.pathname,
+        rawQueryString: event.rawQueryString,
+        cookies: [],
+        headers,
+        queryStringParameters: event.queryStringParameters ?? {},
+        requestContext: requestContext as APIGatewayRequestAuthorizerEventV2['requestContext'],
+        pathParameters: {},
+        stageVariables: {},
+      });
+      if (!authorization.isAuthorized) {
+        send(res, 403, { 'content-type': 'application/json', ...cors }, JSON.stringify({ message: 'Forbidden' }));
+        return;
+      }
+      event.requestContext.authorizer = { lambda: authorization.context };
+    }
+
+    const result = await options.api(event);
+    if (typeof result === 'string' || result === undefined || !('statusCode' in result)) {
+      // Payload format 2.0: a bare value is a 200 JSON reply.
+      send(res, 200, { 'content-type': 'application/json', ...cors }, typeof result === 'string' ? result : JSON.stringify(result));
+      return;
+    }
+    const replyHeaders: Record<string, string> = {};
+    for (const [name, value] of Object.entries(result.headers ?? {})) replyHeaders[name.toLowerCase()] = String(value);
+    const replyBody = result.isBase64Encoded ? Buffer.from(result.body ?? '', 'base64') : (result.body ?? '');
+    send(res, result.statusCode ?? 200, { ...replyHeaders, ...cors }, replyBody);
+  }
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      // API Gateway's answer when the integration fails.
+      console.error('local gateway: integration error', error);
+      if (!res.headersSent) send(res, 500, { 'content-type': 'application/json' }, JSON.stringify({ message: 'Internal Server Error' }));
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 30_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${options.host}:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

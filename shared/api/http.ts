@@ -1,0 +1,61 @@
+import type { APIGatewayProxyEventV2WithLambdaAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { z } from 'zod';
+import type { AuthContext } from '../auth/authorizer.ts';
+import { ApiError } from '../errors.ts';
+import { logger } from '../logger.ts';
+
+/** HTTP plumbing of the API function: the event type, JSON replies, and the one error mapping. */
+
+export type ApiEvent = APIGatewayProxyEventV2WithLambdaAuthorizer<AuthContext>;
+export type ApiResponse = APIGatewayProxyStructuredResultV2;
+
+export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): ApiResponse {
+  return {
+    statusCode,
+    headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers },
+    body: JSON.stringify(body),
+  };
+}
+
+/** Every refusal has this shape: {"error":{"code","message","details?"}}. */
+export function errorResponse(error: unknown, requestId?: string): ApiResponse {
+  if (error instanceof ApiError) {
+    return json(error.status, {
+      error: { code: error.code, message: error.message, ...(error.details === undefined ? {} : { details: error.details }) },
+    });
+  }
+  logger.error('unhandled error', { error: error as Error, requestId });
+  return json(500, { error: { code: 'internal', message: 'internal error', ...(requestId ? { details: { requestId } } : {}) } });
+}
+
+/** The caller's owner id, set by the authorizer; 401 in the API's error shape otherwise. */
+export function ownerOf(event: ApiEvent): string {
+  const context = event.requestContext.authorizer?.lambda;
+  if (context && 'ownerId' in context && context.ownerId) return context.ownerId;
+  const reason = context && 'authError' in context ? context.authError : 'missing x-api-key header';
+  throw new ApiError(401, 'unauthorized', reason);
+}
+
+export function header(event: ApiEvent, name: string): string | undefined {
+  return event.headers?.[name.toLowerCase()];
+}
+
+/** Zod issues as `details`: where and what, never the raw input. */
+export function zodDetails(error: z.ZodError) {
+  return error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
+}
+
+/** Parse a JSON body against a schema; 400 with the issues otherwise. */
+export function parseBody<T>(event: ApiEvent, schema: z.ZodType<T>): T {
+  if (!event.body) throw new ApiError(400, 'bad_request', 'request body is required (JSON)');
+  const text = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new ApiError(400, 'bad_request', 'request body is not valid JSON');
+  }
+  const result = schema.safeParse(value);
+  if (!result.success) throw new ApiError(400, 'bad_request', 'request body is invalid', zodDetails(result.error));
+  return result.data;
+}

@@ -1,0 +1,40 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { getConfig } from './config.ts';
+
+/**
+ * AWS SDK v3 clients, created once per process on first use. Endpoints come from the standard
+ * AWS_ENDPOINT_URL_<SERVICE> variables, so the same code reaches AWS or the local cloud.
+ *
+ * Checksums are WHEN_REQUIRED: with the SDK's default (WHEN_SUPPORTED) a presigned PUT carries
+ * the CRC32 of an empty body, so every real upload would be refused, and streamed bodies get
+ * aws-chunked framing that S3-compatible servers do not all speak.
+ */
+let s3: S3Client | undefined;
+let dynamo: DynamoDBDocumentClient | undefined;
+
+export function s3Client(): S3Client {
+  s3 ??= new S3Client({
+    region: getConfig().AWS_REGION,
+    forcePathStyle: getConfig().S3_FORCE_PATH_STYLE,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+  return s3;
+}
+
+export function documentClient(): DynamoDBDocumentClient {
+  dynamo ??= DynamoDBDocumentClient.from(new DynamoDBClient({ region: getConfig().AWS_REGION }), {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+  return dynamo;
+}
+
+/** Forget the clients, so the next use reads the environment again (the local cloud, after setting it). */
+export function resetAwsClients(): void {
+  s3?.destroy();
+  dynamo?.destroy();
+  s3 = undefined;
+  dynamo = undefined;
+}

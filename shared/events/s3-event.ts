@@ -1,0 +1,66 @@
+import type { SQSRecord } from 'aws-lambda';
+import { z } from 'zod';
+
+/**
+ * What the jobs queue carries: S3 event notifications (eventVersion 2.x), or the one-off
+ * `s3:TestEvent` S3 sends when the notification is configured. Validated at the edge.
+ */
+
+const S3RecordSchema = z.object({
+  eventVersion: z.string(),
+  eventSource: z.literal('aws:s3'),
+  eventName: z.string(),
+  eventTime: z.string(),
+  s3: z.object({
+    bucket: z.object({ name: z.string(), arn: z.string().optional() }),
+    object: z.object({
+      /** URL-encoded, with spaces as `+`. */
+      key: z.string(),
+      size: z.number().optional(),
+      eTag: z.string().optional(),
+      sequencer: z.string().optional(),
+    }),
+  }),
+});
+
+const NotificationSchema = z.union([
+  z.object({ Event: z.literal('s3:TestEvent'), Bucket: z.string().optional() }).loose(),
+  z.object({ Records: z.array(S3RecordSchema).min(1) }).loose(),
+]);
+
+export interface ObjectCreated {
+  bucket: string;
+  /** Decoded object key. */
+  key: string;
+  size?: number;
+  eventName: string;
+  eventTime: string;
+}
+
+export type Notification = { kind: 'test' } | { kind: 'objects'; objects: ObjectCreated[] };
+
+/** S3 URL-encodes keys in notifications and writes spaces as `+`. */
+export function decodeS3Key(key: string): string {
+  return decodeURIComponent(key.replace(/\+/g, ' '));
+}
+
+/** Parse one SQS message body; throws a ZodError (or SyntaxError) for anything else. */
+export function parseNotification(body: string): Notification {
+  const parsed = NotificationSchema.parse(JSON.parse(body));
+  if ('Event' in parsed) return { kind: 'test' };
+  return {
+    kind: 'objects',
+    objects: parsed.Records.filter((r) => r.eventName.startsWith('ObjectCreated:')).map((r) => ({
+      bucket: r.s3.bucket.name,
+      key: decodeS3Key(r.s3.object.key),
+      size: r.s3.object.size,
+      eventName: r.eventName,
+      eventTime: r.eventTime,
+    })),
+  };
+}
+
+/** How many times SQS has delivered this message, this delivery included. */
+export function receiveCount(record: SQSRecord): number {
+  return Number(record.attributes.ApproximateReceiveCount) || 1;
+}

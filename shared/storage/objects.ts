@@ -1,0 +1,58 @@
+import { GetObjectCommand, HeadObjectCommand, NoSuchKey, NotFound, PutObjectCommand } from '@aws-sdk/client-s3';
+import type { Readable } from 'node:stream';
+import { s3Client } from '../aws.ts';
+import { getConfig } from '../config.ts';
+import { JobFailure } from '../errors.ts';
+import { resultKey, uploadKey } from './keys.ts';
+
+function isMissing(error: unknown): boolean {
+  return error instanceof NoSuchKey || error instanceof NotFound || (error as Error)?.name === 'NotFound' || (error as Error)?.name === 'NoSuchKey';
+}
+
+/** Whether the client's upload for a job has landed. */
+export async function uploadExists(jobId: string): Promise<boolean> {
+  try {
+    await s3Client().send(new HeadObjectCommand({ Bucket: getConfig().BUCKET_NAME, Key: uploadKey(jobId) }));
+    return true;
+  } catch (error) {
+    if (isMissing(error)) return false;
+    throw error;
+  }
+}
+
+/**
+ * Read a job's upload into memory, refusing more than maxBytes even if the object grew past
+ * what was signed (the stream is cut, not buffered to the end).
+ */
+export async function readUpload(jobId: string, maxBytes: number): Promise<Buffer> {
+  let response;
+  try {
+    response = await s3Client().send(new GetObjectCommand({ Bucket: getConfig().BUCKET_NAME, Key: uploadKey(jobId) }));
+  } catch (error) {
+    if (isMissing(error)) throw JobFailure.permanent('upload_mismatch', 'the uploaded object no longer exists', error);
+    throw error;
+  }
+  if ((response.ContentLength ?? 0) > maxBytes) {
+    (response.Body as Readable | undefined)?.destroy?.();
+    throw JobFailure.permanent('image_too_large', `the upload is ${response.ContentLength} bytes; the limit is ${maxBytes}`);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of response.Body as Readable) {
+    size += chunk.length;
+    if (size > maxBytes) {
+      (response.Body as Readable).destroy();
+      throw JobFailure.permanent('image_too_large', `the upload exceeds the limit of ${maxBytes} bytes`);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks, size);
+}
+
+export async function putResult(jobId: string, body: string): Promise<string> {
+  const key = resultKey(jobId);
+  await s3Client().send(
+    new PutObjectCommand({ Bucket: getConfig().BUCKET_NAME, Key: key, Body: body, ContentType: 'application/json' }),
+  );
+  return key;
+}

@@ -1,0 +1,49 @@
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { parseNotification, receiveCount } from '../events/s3-event.ts';
+import { logger } from '../logger.ts';
+import { jobIdFromUploadKey } from '../storage/keys.ts';
+import { processUpload } from './process-job.ts';
+
+/** Time kept back from the invocation's deadline to record a failure or release a claim. */
+export const DEADLINE_MARGIN_MS = 3_000;
+
+const processor = new BatchProcessor(EventType.SQS);
+
+/** Thrown for a record SQS should deliver again; reported in batchItemFailures. */
+class RetryLater extends Error {
+  override readonly name = 'RetryLater';
+}
+
+async function handleRecord(record: SQSRecord, deadline: number): Promise<void> {
+  // A body that is not an S3 notification throws here: after maxReceiveCount it lands in the DLQ for a person to see.
+  const notification = parseNotification(record.body);
+  if (notification.kind === 'test') {
+    logger.info('s3:TestEvent skipped', { messageId: record.messageId });
+    return;
+  }
+  const count = receiveCount(record);
+  for (const object of notification.objects) {
+    const jobId = jobIdFromUploadKey(object.key);
+    if (!jobId) {
+      logger.warn('object is not a job upload; skipped', { key: object.key, bucket: object.bucket });
+      continue;
+    }
+    const outcome = await processUpload(jobId, {
+      claimId: `${record.messageId}#${count}`,
+      receiveCount: count,
+      deadline,
+    });
+    if (outcome === 'retry') throw new RetryLater(`job ${jobId} will be retried`);
+  }
+}
+
+/** The worker: an SQS batch of S3 notifications, answered with partial batch failures. */
+export async function handleJobsBatch(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
+  logger.addContext(context);
+  const deadline = Date.now() + context.getRemainingTimeInMillis() - DEADLINE_MARGIN_MS;
+  return processPartialResponse(event, (record: SQSRecord) => handleRecord(record, deadline), processor, {
+    context,
+    throwOnFullBatchFailure: false,
+  });
+}

@@ -1,0 +1,104 @@
+import { availableParallelism } from 'node:os';
+import pLimit from 'p-limit';
+import { getConfig, LIMITS } from '../config.ts';
+import { JobFailure, toJobFailure } from '../errors.ts';
+import { findModel } from '../inference/catalog.ts';
+import { classify } from '../inference/onnx.ts';
+import { inspectImage } from '../inference/preprocess.ts';
+import { claimJob, completeJob, failJob, releaseJob } from '../jobs/store.ts';
+import type { Job } from '../jobs/model.ts';
+import { jobLogger } from '../logger.ts';
+import { putResult, readUpload } from '../storage/objects.ts';
+
+/**
+ * One uploaded object through its job's life: claim → read → validate → infer → record.
+ * Permanent failures end the job at once; transient ones release it and throw, so SQS redelivers
+ * the message; on the final receive a transient failure is recorded as final, so no job is left
+ * `running`.
+ */
+
+/** CPU-bound work (decode, inference) is bounded per process; I/O of other records overlaps it. */
+const cpuSlots = pLimit(availableParallelism());
+
+export interface Delivery {
+  /** Identifies this delivery, so a stale worker's writes are refused after another claims the job. */
+  claimId: string;
+  /** SQS ApproximateReceiveCount of this delivery. */
+  receiveCount: number;
+  /** Epoch ms by which the work must be done (the invocation's deadline, less a margin). */
+  deadline: number;
+}
+
+export type Outcome = 'succeeded' | 'failed' | 'skipped' | 'retry';
+
+export async function processUpload(jobId: string, delivery: Delivery): Promise<Outcome> {
+  const log = jobLogger(jobId);
+  const config = getConfig();
+  const claim = await claimJob(jobId, delivery.claimId, config.JOB_LEASE_SECONDS * 1000);
+  if (!claim.claimed) {
+    // Duplicate event, redelivery of a finished job, or another worker holds a live lease.
+    log.info('not claimed', { status: claim.job?.status ?? 'missing' });
+    return 'skipped';
+  }
+  const job = claim.job;
+  log.info('claimed', { attempt: job.attempts, receiveCount: delivery.receiveCount, model: job.model });
+
+  try {
+    const result = await withDeadline(runJob(job), delivery.deadline);
+    const serialized = JSON.stringify(result);
+    const outcome =
+      Buffer.byteLength(serialized) > LIMITS.RESULT_INLINE_MAX_BYTES
+        ? { resultKey: await putResult(jobId, serialized) }
+        : { result };
+    const done = await completeJob(jobId, delivery.claimId, outcome);
+    log.info(done ? 'succeeded' : 'result discarded: job canceled or claimed by another worker', {
+      resultBytes: Buffer.byteLength(serialized),
+      inline: 'result' in outcome,
+    });
+    return done ? 'succeeded' : 'skipped';
+  } catch (caught) {
+    const failure = toJobFailure(caught);
+    const error = { code: failure.code, message: failure.message };
+    const final = failure.permanent || delivery.receiveCount >= config.MAX_RECEIVE_COUNT;
+    if (final) {
+      await failJob(jobId, error, delivery.claimId);
+      log.warn('failed', { error, permanent: failure.permanent, receiveCount: delivery.receiveCount });
+      return 'failed';
+    }
+    await releaseJob(jobId, delivery.claimId, error);
+    log.warn('transient failure, will retry', { error, receiveCount: delivery.receiveCount, cause: String(failure.cause ?? '') });
+    return 'retry';
+  }
+}
+
+async function runJob(job: Job) {
+  const config = getConfig();
+  const entry = findModel(job.model);
+  if (!entry?.available) {
+    throw JobFailure.permanent('model_error', `model ${job.model} is ${entry ? `unavailable: ${entry.unavailableReason}` : 'not served'}`);
+  }
+  const bytes = await readUpload(job.jobId, config.MAX_UPLOAD_BYTES);
+  if (bytes.length !== job.contentLength) {
+    throw JobFailure.permanent('upload_mismatch', `the upload is ${bytes.length} bytes; the job declared ${job.contentLength}`);
+  }
+  return cpuSlots(async () => {
+    const image = await inspectImage(bytes, config.MAX_INPUT_PIXELS);
+    return classify(entry, bytes, image, job.params ?? {});
+  });
+}
+
+/** Fails with a transient `timeout` if the work outlives the invocation's deadline. */
+async function withDeadline<T>(work: Promise<T>, deadline: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(JobFailure.transient('timeout', 'processing did not finish within the worker timeout')),
+      Math.max(0, deadline - Date.now()),
+    );
+  });
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -73,6 +73,8 @@ export interface S3Gateway {
   /** http://HOST:PORT, the endpoint to give S3 clients and presigners. */
   url: string;
   faults: FaultInjector;
+  /** The gateway's clock, as an offset from the machine's: tests move it forward to make URLs expire. */
+  clock: { offsetMs: number };
   close(): Promise<void>;
 }
 
@@ -155,6 +157,7 @@ export async function startS3Gateway(opts: S3GatewayOptions): Promise<S3Gateway>
     clockSkewMs: (opts.clockSkewSeconds ?? DEFAULT_CLOCK_SKEW_SECONDS) * 1000,
   };
   const faults = new FaultList();
+  const clock = { offsetMs: 0 };
   const agent = new http.Agent({ keepAlive: true });
   const proxy = { upstream, agent, spoolDirectory, region: opts.region };
 
@@ -172,7 +175,7 @@ export async function startS3Gateway(opts: S3GatewayOptions): Promise<S3Gateway>
       const target = parseTarget(req.url ?? '/');
       // CORS preflights are never signed; s3rver answers them from the bucket's CORS rules.
       if (req.method === 'OPTIONS') return await forward(req, res, target, proxy, { authenticated: false, expectsContinue });
-      verifyRequest(req, target, verifier, Date.now());
+      verifyRequest(req, target, verifier, Date.now() + clock.offsetMs);
       const fault = faults.take(req.method ?? '', target.key);
       if (fault) throw fault;
       if (req.headers['transfer-encoding'] !== undefined && req.headers['content-length'] === undefined) {
@@ -201,6 +204,7 @@ export async function startS3Gateway(opts: S3GatewayOptions): Promise<S3Gateway>
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     faults,
+    clock,
     async close() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

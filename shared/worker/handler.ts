@@ -30,7 +30,7 @@ async function handleRecord(record: SQSRecord, deadline: number): Promise<void> 
       continue;
     }
     const outcome = await processUpload(jobId, {
-      claimId: `${record.messageId}#${count}`,
+      messageId: record.messageId,
       receiveCount: count,
       deadline,
     });

@@ -21,8 +21,8 @@ import { putResult, readUpload } from '../storage/objects.ts';
 const cpuSlots = pLimit(availableParallelism());
 
 export interface Delivery {
-  /** Identifies this delivery, so a stale worker's writes are refused after another claims the job. */
-  claimId: string;
+  /** The SQS message carrying the notification. */
+  messageId: string;
   /** SQS ApproximateReceiveCount of this delivery. */
   receiveCount: number;
   /** Epoch ms by which the work must be done (the invocation's deadline, less a margin). */
@@ -34,9 +34,17 @@ export type Outcome = 'succeeded' | 'failed' | 'skipped' | 'retry';
 export async function processUpload(jobId: string, delivery: Delivery): Promise<Outcome> {
   const log = jobLogger(jobId);
   const config = getConfig();
-  const claim = await claimJob(jobId, delivery.claimId, config.JOB_LEASE_SECONDS * 1000);
+  // Identifies this delivery, so a stale worker's writes are refused once another has claimed the job.
+  const claimId = `${delivery.messageId}#${delivery.receiveCount}`;
+  const claim = await claimJob(jobId, claimId, config.JOB_LEASE_SECONDS * 1000);
   if (!claim.claimed) {
-    // Duplicate event, redelivery of a finished job, or another worker holds a live lease.
+    const holder = claim.job?.status === 'running' ? claim.job.claimId : undefined;
+    if (holder?.startsWith(`${delivery.messageId}#`)) {
+      // This very message is still being worked on (it became visible again): keep it until that work ends.
+      log.info('message redelivered while its job runs; will look again');
+      return 'retry';
+    }
+    // A duplicate S3 event, a redelivery of a finished job, or another message's worker holds a live lease.
     log.info('not claimed', { status: claim.job?.status ?? 'missing' });
     return 'skipped';
   }
@@ -50,7 +58,7 @@ export async function processUpload(jobId: string, delivery: Delivery): Promise<
       Buffer.byteLength(serialized) > LIMITS.RESULT_INLINE_MAX_BYTES
         ? { resultKey: await putResult(jobId, serialized) }
         : { result };
-    const done = await completeJob(jobId, delivery.claimId, outcome);
+    const done = await completeJob(jobId, claimId, outcome);
     log.info(done ? 'succeeded' : 'result discarded: job canceled or claimed by another worker', {
       resultBytes: Buffer.byteLength(serialized),
       inline: 'result' in outcome,
@@ -61,11 +69,11 @@ export async function processUpload(jobId: string, delivery: Delivery): Promise<
     const error = { code: failure.code, message: failure.message };
     const final = failure.permanent || delivery.receiveCount >= config.MAX_RECEIVE_COUNT;
     if (final) {
-      await failJob(jobId, error, delivery.claimId);
+      await failJob(jobId, error, claimId);
       log.warn('failed', { error, permanent: failure.permanent, receiveCount: delivery.receiveCount });
       return 'failed';
     }
-    await releaseJob(jobId, delivery.claimId, error);
+    await releaseJob(jobId, claimId, error);
     log.warn('transient failure, will retry', { error, receiveCount: delivery.receiveCount, cause: String(failure.cause ?? '') });
     return 'retry';
   }

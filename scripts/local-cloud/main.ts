@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { startLocalCloud } from './cloud.ts';
+import { type LocalCloud, startLocalCloud } from './cloud.ts';
 
 /** `npm start`: the whole pipeline on this machine, until Ctrl-C. */
 
@@ -17,7 +17,7 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
 }
 process.env.POWERTOOLS_SERVICE_NAME ??= 'inference-pipeline-local';
 
-let cloud;
+let cloud: LocalCloud;
 try {
   cloud = await startLocalCloud({ apiPort: port, fresh: values.fresh, stateDir: values['state-dir'] });
 } catch (error) {

@@ -1,12 +1,10 @@
-import { availableParallelism } from 'node:os';
-import pLimit from 'p-limit';
 import { getConfig, LIMITS } from '../config.ts';
 import { JobFailure, toJobFailure } from '../errors.ts';
 import { findModel } from '../inference/catalog.ts';
-import { classify } from '../inference/onnx.ts';
-import { inspectImage } from '../inference/preprocess.ts';
+import { runModel } from '../inference/runners.ts';
 import { claimJob, completeJob, failJob, releaseJob } from '../jobs/store.ts';
 import type { Job } from '../jobs/model.ts';
+import type { Logger } from '@aws-lambda-powertools/logger';
 import { jobLogger } from '../logger.ts';
 import { putResult, readUpload } from '../storage/objects.ts';
 
@@ -16,9 +14,6 @@ import { putResult, readUpload } from '../storage/objects.ts';
  * the message; on the final receive a transient failure is recorded as final, so no job is left
  * `running`.
  */
-
-/** CPU-bound work (decode, inference) is bounded per process; I/O of other records overlaps it. */
-const cpuSlots = pLimit(availableParallelism());
 
 export interface Delivery {
   /** The SQS message carrying the notification. */
@@ -52,7 +47,7 @@ export async function processUpload(jobId: string, delivery: Delivery): Promise<
   log.info('claimed', { attempt: job.attempts, receiveCount: delivery.receiveCount, model: job.model });
 
   try {
-    const result = await withDeadline(runJob(job), delivery.deadline);
+    const result = await withDeadline(runJob(job, delivery.deadline, log), delivery.deadline);
     const serialized = JSON.stringify(result);
     const outcome =
       Buffer.byteLength(serialized) > LIMITS.RESULT_INLINE_MAX_BYTES
@@ -79,7 +74,7 @@ export async function processUpload(jobId: string, delivery: Delivery): Promise<
   }
 }
 
-async function runJob(job: Job) {
+async function runJob(job: Job, deadline: number, log: Logger) {
   const config = getConfig();
   const entry = findModel(job.model);
   if (!entry?.available) {
@@ -89,10 +84,7 @@ async function runJob(job: Job) {
   if (bytes.length !== job.contentLength) {
     throw JobFailure.permanent('upload_mismatch', `the upload is ${bytes.length} bytes; the job declared ${job.contentLength}`);
   }
-  return cpuSlots(async () => {
-    const image = await inspectImage(bytes, config.MAX_INPUT_PIXELS);
-    return classify(entry, bytes, image, job.params ?? {});
-  });
+  return runModel(entry, { bytes, params: job.params ?? {}, deadline, log });
 }
 
 /** Fails with a transient `timeout` if the work outlives the invocation's deadline. */

@@ -74,7 +74,7 @@ describe('bad uploads end failed, with a reason, without retries', () => {
   });
 
   it('fails a truncated JPEG with corrupt_image', async () => {
-    const whole = await sharp({ create: { width: 800, height: 600, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 40 } } })
+    const whole = await sharp({ create: { width: 800, height: 600, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 40 } } })
       .jpeg()
       .toBuffer();
     const job = await submitBytes(t.client, whole.subarray(0, Math.floor(whole.length * 0.6)), 'image/jpeg');

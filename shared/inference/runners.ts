@@ -1,0 +1,34 @@
+import { availableParallelism } from 'node:os';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import pLimit from 'p-limit';
+import { getConfig } from '../config.ts';
+import type { CatalogEntry } from './catalog.ts';
+import { classify } from './onnx.ts';
+import { inspectImage } from './preprocess.ts';
+
+/**
+ * From a catalogue entry to a result: the worker's one entry point into inference, whatever the
+ * model's kind. Each kind bounds its own concurrency: CPU-bound ONNX work to the cores.
+ */
+
+export interface InferenceInput {
+  bytes: Buffer;
+  params: Record<string, unknown>;
+  /** Epoch ms by which the work must be done. */
+  deadline: number;
+  log: Logger;
+}
+
+/** CPU-bound work (decode, inference) is bounded per process; I/O of other records overlaps it. */
+const cpuSlots = pLimit(availableParallelism());
+
+export async function runModel(entry: CatalogEntry, input: InferenceInput): Promise<unknown> {
+  const maxPixels = getConfig().MAX_INPUT_PIXELS;
+  switch (entry.kind) {
+    case 'onnx':
+      return cpuSlots(async () => {
+        const image = await inspectImage(input.bytes, maxPixels);
+        return classify(entry, input.bytes, image, input.params);
+      });
+  }
+}

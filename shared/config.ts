@@ -58,6 +58,27 @@ const EnvSchema = z.object({
   DEFAULT_MODEL: z.string().min(1).default('onnx/colors'),
   /** Threads onnxruntime may use per session (0 = its default, one per core). */
   ONNX_INTRA_OP_THREADS: int(0, 64).default(0),
+  /** Gemini API key (local use). Gemini presets are available iff this or GEMINI_API_KEY_SECRET_ARN is set. Never logged. */
+  GEMINI_API_KEY: z.string().trim().min(1).optional(),
+  /** On AWS: the Secrets Manager secret holding the Gemini API key, read by the worker once per cold start. */
+  GEMINI_API_KEY_SECRET_ARN: z.string().trim().min(1).optional(),
+  /** Overrides the Gemini endpoint (the SDK's httpOptions.baseUrl): tests' fake server, a gateway. */
+  GEMINI_BASE_URL: z.url().optional(),
+  /** Gemini model ids behind params.speed = fast | balanced | accurate. */
+  GEMINI_MODEL_FAST: z.string().min(1).default('gemini-2.5-flash-lite'),
+  GEMINI_MODEL_BALANCED: z.string().min(1).default('gemini-2.5-flash'),
+  GEMINI_MODEL_ACCURATE: z.string().min(1).default('gemini-2.5-pro'),
+  /** Images are downscaled to this long side (px) and re-encoded before they are sent inline. */
+  GEMINI_MAX_IMAGE_SIDE: int(256, 8192).default(3072),
+  /** One generateContent call is abandoned (and retried) after this long, ms; never past the invocation's deadline. */
+  GEMINI_CALL_TIMEOUT_MS: int(100, 300_000).default(120_000),
+  /** Calls per delivery for 429 / 5xx / timeouts, the first included; then the message goes back to SQS. */
+  GEMINI_MAX_ATTEMPTS: int(1, 20).default(4),
+  /** Retry backoff: doubles from the base per attempt, with jitter, up to the max; a longer server-sent delay wins. */
+  GEMINI_RETRY_BASE_MS: int(1, 60_000).default(1_000),
+  GEMINI_RETRY_MAX_MS: int(1, 300_000).default(30_000),
+  /** In-flight Gemini calls per worker process (on AWS the queue's maximum concurrency caps the total). */
+  GEMINI_MAX_CONCURRENCY: int(1, 256).default(4),
 });
 
 export type Config = Readonly<z.infer<typeof EnvSchema>>;
@@ -68,7 +89,9 @@ export class ConfigError extends Error {
 
 /** Parse and check an environment; throws ConfigError naming each bad variable. */
 export function parseConfig(env: Record<string, string | undefined>): Config {
-  const result = EnvSchema.safeParse(env);
+  // An empty variable (`FOO=`) means unset, as shells and .env files use it, not zero.
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
+  const result = EnvSchema.safeParse(present);
   if (!result.success) {
     const problems = result.error.issues
       .map((issue) => `${issue.path.join('.') || '(env)'}: ${issue.message}`)

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { getConfig } from '../config.ts';
@@ -55,6 +55,7 @@ export function loadOnnxEntries(modelsDir: string): OnnxEntry[] {
     };
     try {
       const manifest = ManifestSchema.parse(JSON.parse(readFileSync(join(modelsDir, file), 'utf8')));
+      if (!existsSync(join(modelsDir, manifest.file))) throw new Error(`${manifest.file} is missing beside the manifest`);
       return { ...base, description: manifest.description, manifest, modelPath: join(modelsDir, manifest.file), available: true };
     } catch (error) {
       const reason =

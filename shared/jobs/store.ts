@@ -196,15 +196,14 @@ export function completeJob(
   });
 }
 
-/**
- * End the job as failed. With a claimId only the claim holder may do it; without one (a message
- * that could not be processed before any claim) any non-terminal job may be failed.
- */
-export function failJob(jobId: string, error: JobError, claimId?: string, now = Date.now()): Promise<Job | undefined> {
+/** End the job as failed: running → failed, only for the worker holding the claim. */
+export function failJob(jobId: string, error: JobError, claimId: string, now = Date.now()): Promise<Job | undefined> {
   return transition({
     jobId,
     to: 'failed',
-    ...(claimId ? { ...mine, values: { ':claimId': claimId }, from: ['running'] } : {}),
+    from: ['running'],
+    ...mine,
+    values: { ':claimId': claimId },
     set: { error, completedAt: new Date(now).toISOString() },
     remove: ['claimId', 'leaseUntil'],
     now,

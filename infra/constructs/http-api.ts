@@ -1,0 +1,128 @@
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpLambdaAuthorizer, HttpLambdaResponseType } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { acknowledge } from './nag.ts';
+
+/** The routes that need an API key; all go to the API function. */
+export const AUTHENTICATED_ROUTES: ReadonlyArray<{ path: string; methods: apigw.HttpMethod[] }> = [
+  { path: '/v1/jobs', methods: [apigw.HttpMethod.POST] },
+  { path: '/v1/jobs/{jobId}', methods: [apigw.HttpMethod.GET, apigw.HttpMethod.DELETE] },
+  { path: '/v1/models', methods: [apigw.HttpMethod.GET] },
+];
+/** Answered without an API key. */
+export const HEALTH_ROUTE = '/v1/health';
+
+/** Request headers browsers may send cross-origin, and response headers they may read. */
+export const CORS_ALLOW_HEADERS = ['content-type', 'x-api-key', 'idempotency-key'];
+export const CORS_EXPOSE_HEADERS = ['Retry-After', 'Location'];
+
+export interface PipelineHttpApiProps {
+  readonly apiFunction: IFunction;
+  readonly authorizerFunction: IFunction;
+  readonly allowedOrigins: string[];
+  readonly throttleRateLimit: number;
+  readonly throttleBurstLimit: number;
+  readonly logRetention: logs.RetentionDays;
+  readonly logRemovalPolicy: RemovalPolicy;
+}
+
+/**
+ * The HTTP API. Its Lambda authorizer has no identity source and no gateway cache on purpose:
+ * with an identity source, API Gateway itself answers a request without `x-api-key` with
+ * `{"message":"Unauthorized"}`, not the API's `{"error":{code,message}}`. So the authorizer runs
+ * on every request, always allows, and passes `ownerId` (or `authError`) to the API function,
+ * which answers 401 in the API's shape; the authorizer caches key lookups in memory instead.
+ */
+export class PipelineHttpApi extends Construct {
+  readonly api: apigw.HttpApi;
+  readonly stage: apigw.HttpStage;
+  readonly accessLogGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: PipelineHttpApiProps) {
+    super(scope, id);
+    this.api = new apigw.HttpApi(this, 'Api', {
+      apiName: `${Stack.of(this).stackName}-api`,
+      description: 'Asynchronous image inference: submit jobs, upload to S3, poll for results.',
+      createDefaultStage: false,
+      corsPreflight: {
+        allowOrigins: props.allowedOrigins,
+        allowMethods: [
+          apigw.CorsHttpMethod.GET,
+          apigw.CorsHttpMethod.POST,
+          apigw.CorsHttpMethod.DELETE,
+          apigw.CorsHttpMethod.OPTIONS,
+        ],
+        allowHeaders: CORS_ALLOW_HEADERS,
+        exposeHeaders: CORS_EXPOSE_HEADERS,
+        maxAge: Duration.hours(1),
+      },
+    });
+
+    this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', {
+      retention: props.logRetention,
+      removalPolicy: props.logRemovalPolicy,
+    });
+    this.stage = new apigw.HttpStage(this, 'DefaultStage', {
+      httpApi: this.api,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: { rateLimit: props.throttleRateLimit, burstLimit: props.throttleBurstLimit },
+      accessLogSettings: {
+        destination: new apigw.LogGroupLogDestination(this.accessLogGroup),
+        format: AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)),
+      },
+    });
+
+    const integration = new HttpLambdaIntegration('ApiIntegration', props.apiFunction);
+    const authorizer = new HttpLambdaAuthorizer('ApiKeyAuthorizer', props.authorizerFunction, {
+      authorizerName: 'api-key',
+      responseTypes: [HttpLambdaResponseType.SIMPLE],
+      identitySource: [],
+      resultsCacheTtl: Duration.seconds(0),
+    });
+    for (const route of AUTHENTICATED_ROUTES) {
+      this.api.addRoutes({ path: route.path, methods: route.methods, integration, authorizer });
+    }
+    const [healthRoute] = this.api.addRoutes({ path: HEALTH_ROUTE, methods: [apigw.HttpMethod.GET], integration });
+
+    // CDK renders the empty identity source as `IdentitySource: []`; leave the property out, as
+    // API Gateway documents for a REQUEST authorizer with caching disabled.
+    const cfnAuthorizer = this.api.node
+      .findAll()
+      .find((c): c is apigw.CfnAuthorizer => c instanceof apigw.CfnAuthorizer);
+    cfnAuthorizer?.addPropertyDeletionOverride('IdentitySource');
+
+    acknowledge(healthRoute!, 'AwsSolutions-APIG4', 'GET /v1/health is the unauthenticated liveness check (DESIGN.md); it reads no data.');
+  }
+
+  /** The invoke URL, e.g. https://abc123.execute-api.eu-west-1.amazonaws.com/ */
+  get url(): string {
+    return this.stage.url;
+  }
+}
+
+/** One JSON object per request in the access log. */
+const ACCESS_LOG_FIELDS = {
+  requestId: '$context.requestId',
+  requestTime: '$context.requestTime',
+  ip: '$context.identity.sourceIp',
+  userAgent: '$context.identity.userAgent',
+  method: '$context.httpMethod',
+  path: '$context.path',
+  routeKey: '$context.routeKey',
+  status: '$context.status',
+  protocol: '$context.protocol',
+  responseLength: '$context.responseLength',
+  responseLatency: '$context.responseLatency',
+  integrationLatency: '$context.integration.latency',
+  integrationStatus: '$context.integration.status',
+  integrationError: '$context.integrationErrorMessage',
+  authorizerError: '$context.authorizer.error',
+  ownerId: '$context.authorizer.ownerId',
+  errorMessage: '$context.error.message',
+};

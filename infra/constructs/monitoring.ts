@@ -1,0 +1,118 @@
+import { Duration } from 'aws-cdk-lib';
+import type * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
+import * as budgets from 'aws-cdk-lib/aws-budgets';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+
+export interface PipelineAlarmsProps {
+  readonly queue: sqs.IQueue;
+  readonly deadLetterQueue: sqs.IQueue;
+  readonly worker: lambda.IFunction;
+  readonly api: apigw.IHttpApi;
+  /** Alarm when the oldest jobs-queue message is at least this old. */
+  readonly queueAgeThreshold: Duration;
+  readonly email?: string;
+}
+
+/**
+ * Alarms that say the pipeline is not keeping up or is losing work, sent to one SNS topic:
+ * a message in the DLQ (a job that failed every attempt), a backlog (oldest message age),
+ * worker invocations that errored (crash or timeout, not per-record failures, which are
+ * reported as batchItemFailures) or were throttled, and 5xx answers from the API.
+ */
+export class PipelineAlarms extends Construct {
+  readonly topic: sns.Topic;
+  readonly alarms: cloudwatch.Alarm[] = [];
+
+  constructor(scope: Construct, id: string, props: PipelineAlarmsProps) {
+    super(scope, id);
+    this.topic = new sns.Topic(this, 'Topic', { displayName: 'Async inference pipeline alarms', enforceSSL: true });
+    if (props.email) this.topic.addSubscription(new EmailSubscription(props.email));
+
+    const oneMinute = Duration.minutes(1);
+    const fiveMinutes = Duration.minutes(5);
+    this.add('DeadLetterQueueNotEmpty', {
+      alarmDescription: 'Jobs failed every attempt and are in the dead-letter queue: inspect, fix, redrive.',
+      metric: props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: oneMinute, statistic: 'Maximum' }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+    });
+    this.add('QueueBacklog', {
+      alarmDescription: `The oldest job message has waited ${props.queueAgeThreshold.toSeconds()} s or more: the workers are not keeping up.`,
+      metric: props.queue.metricApproximateAgeOfOldestMessage({ period: oneMinute, statistic: 'Maximum' }),
+      threshold: props.queueAgeThreshold.toSeconds(),
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 3,
+    });
+    this.add('WorkerErrors', {
+      alarmDescription: 'Worker invocations failed as a whole (crash or timeout).',
+      metric: props.worker.metricErrors({ period: fiveMinutes, statistic: 'Sum' }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+    });
+    this.add('WorkerThrottles', {
+      alarmDescription: 'Worker invocations were throttled: account concurrency is exhausted.',
+      metric: props.worker.metricThrottles({ period: fiveMinutes, statistic: 'Sum' }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+    });
+    this.add('ApiServerErrors', {
+      alarmDescription: 'The HTTP API answered 5xx.',
+      metric: props.api.metricServerError({ period: fiveMinutes, statistic: 'Sum' }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+    });
+  }
+
+  private add(id: string, props: cloudwatch.AlarmProps): void {
+    const alarm = new cloudwatch.Alarm(this, id, {
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      ...props,
+    });
+    alarm.addAlarmAction(new SnsAction(this.topic));
+    alarm.addOkAction(new SnsAction(this.topic));
+    this.alarms.push(alarm);
+  }
+}
+
+export interface CostBudgetProps {
+  readonly monthlyUsd: number;
+  readonly email: string;
+}
+
+/**
+ * A monthly AWS Budgets cost budget that mails when actual spend passes 80 % or the forecast
+ * passes 100 %. Budgets are account-wide: the amount covers everything the account runs.
+ */
+export class CostBudget extends Construct {
+  constructor(scope: Construct, id: string, props: CostBudgetProps) {
+    super(scope, id);
+    const subscribers = [{ subscriptionType: 'EMAIL', address: props.email }];
+    new budgets.CfnBudget(this, 'Budget', {
+      budget: {
+        budgetType: 'COST',
+        timeUnit: 'MONTHLY',
+        budgetLimit: { amount: props.monthlyUsd, unit: 'USD' },
+      },
+      notificationsWithSubscribers: [
+        {
+          notification: { notificationType: 'ACTUAL', comparisonOperator: 'GREATER_THAN', threshold: 80, thresholdType: 'PERCENTAGE' },
+          subscribers,
+        },
+        {
+          notification: { notificationType: 'FORECASTED', comparisonOperator: 'GREATER_THAN', threshold: 100, thresholdType: 'PERCENTAGE' },
+          subscribers,
+        },
+      ],
+    });
+  }
+}

@@ -1,0 +1,148 @@
+import * as path from 'node:path';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat, type BundlingOptions, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import type { Construct } from 'constructs';
+import { acknowledge, acknowledgeWildcardResources } from './nag.ts';
+
+/** The project root: entries, package.json, package-lock.json and models/ are resolved from here. */
+export const PROJECT_ROOT = path.resolve(import.meta.dirname, '..', '..');
+
+/** Node.js 24: the newest Lambda Node runtime (cdk-nag AwsSolutions-L1 wants the latest). */
+export const FUNCTION_RUNTIME = lambda.Runtime.NODEJS_24_X;
+
+/**
+ * esbuild emits ESM (`index.mjs`): the shared code uses `import.meta.url`, which a CommonJS bundle
+ * would leave undefined. Bundled CommonJS dependencies still call `require`, so give them one.
+ */
+const ESM_REQUIRE_BANNER =
+  "import { createRequire as __pipelineCreateRequire } from 'node:module'; const require = __pipelineCreateRequire(import.meta.url);";
+
+export type Architecture = 'arm64' | 'x86_64';
+
+export interface PipelineFunctionProps {
+  /** Entry file, relative to the project root, e.g. `functions/api/index.ts`. */
+  readonly entry: string;
+  readonly description: string;
+  readonly architecture: Architecture;
+  readonly memorySize: number;
+  readonly timeout: Duration;
+  readonly logRetention: logs.RetentionDays;
+  readonly logRemovalPolicy: RemovalPolicy;
+  readonly environment: Record<string, string>;
+  /** Extra bundling (native node modules, command hooks); merged over the shared defaults. */
+  readonly bundling?: BundlingOptions;
+}
+
+/** How a function may use the table. */
+export type TableAccess =
+  /** GetItem: look up one item by key (the authorizer's API-key lookup). */
+  | 'read'
+  /** GetItem, PutItem, UpdateItem: the job state machine's single-item conditional writes. */
+  | 'readWrite';
+
+const TABLE_ACTIONS: Record<TableAccess, string[]> = {
+  read: ['dynamodb:GetItem'],
+  readWrite: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+};
+
+/** What a function may do with the objects under one bucket prefix. */
+export type ObjectAccess = 'read' | 'write' | 'delete';
+
+const OBJECT_ACTIONS: Record<ObjectAccess, string> = {
+  read: 's3:GetObject',
+  write: 's3:PutObject',
+  delete: 's3:DeleteObject',
+};
+
+/**
+ * A Lambda function of this pipeline: NodejsFunction with the defaults every function shares —
+ * Node.js 24, arm64 unless told otherwise, X-Ray tracing, its own log group with a retention,
+ * minified ESM with source maps (and NODE_OPTIONS=--enable-source-maps), the AWS SDK bundled
+ * (pinned to the versions the code was tested with) — and a role that starts with nothing but
+ * writing to that log group. Permissions are added through the grant helpers below.
+ */
+export class PipelineFunction extends NodejsFunction {
+  constructor(scope: Construct, id: string, props: PipelineFunctionProps) {
+    const logGroup = new logs.LogGroup(scope, `${id}LogGroup`, {
+      retention: props.logRetention,
+      removalPolicy: props.logRemovalPolicy,
+    });
+    // Our own role rather than the default one: AWSLambdaBasicExecutionRole lets a function write
+    // to any log group; this one may write to its own group only.
+    const role = new iam.Role(scope, `${id}Role`, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Execution role of ${id}`,
+    });
+    logGroup.grant(role, 'logs:CreateLogStream', 'logs:PutLogEvents');
+
+    super(scope, id, {
+      entry: path.join(PROJECT_ROOT, props.entry),
+      handler: 'handler',
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
+      description: props.description,
+      runtime: FUNCTION_RUNTIME,
+      architecture: props.architecture === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64,
+      memorySize: props.memorySize,
+      timeout: props.timeout,
+      tracing: lambda.Tracing.ACTIVE,
+      logGroup,
+      role,
+      environment: {
+        NODE_OPTIONS: '--enable-source-maps',
+        ...props.environment,
+      },
+      bundling: {
+        format: OutputFormat.ESM,
+        mainFields: ['module', 'main'],
+        banner: ESM_REQUIRE_BANNER,
+        minify: true,
+        sourceMap: true,
+        sourceMapMode: SourceMapMode.DEFAULT,
+        sourcesContent: false,
+        bundleAwsSDK: true,
+        ...props.bundling,
+      },
+    });
+
+    acknowledge(
+      role,
+      'AwsSolutions-IAM5[Resource::*]',
+      'X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions, so CDK grants them on "*" (test/infra asserts no other action is granted on "*").',
+    );
+  }
+
+  /** Let this function use the table's items as `access` says (the base table only, no index). */
+  grantTable(table: ITable, access: TableAccess): void {
+    this.addToRolePolicy(new iam.PolicyStatement({ actions: TABLE_ACTIONS[access], resources: [table.tableArn] }));
+  }
+
+  /**
+   * Let this function use the objects under `prefix` (e.g. `uploads/`). Reading also grants
+   * s3:ListBucket limited to that prefix: without it S3 answers a missing key with 403 instead of
+   * 404, and the code could not tell "not uploaded yet" from "not allowed".
+   */
+  grantObjects(bucket: IBucket, prefix: string, access: readonly ObjectAccess[]): void {
+    const objects = bucket.arnForObjects(`${prefix}*`);
+    this.addToRolePolicy(new iam.PolicyStatement({ actions: access.map((a) => OBJECT_ACTIONS[a]), resources: [objects] }));
+    if (access.includes('read')) {
+      this.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['s3:ListBucket'],
+          resources: [bucket.bucketArn],
+          conditions: { StringLike: { 's3:prefix': [`${prefix}*`] } },
+        }),
+      );
+    }
+    acknowledgeWildcardResources(
+      this.role!,
+      [objects],
+      `Object access is limited to the ${prefix} prefix of the pipeline bucket; keys under it are per-job ids, so the grant has to cover the prefix.`,
+    );
+  }
+}

@@ -1,0 +1,201 @@
+import { CfnOutput, Duration, RemovalPolicy, SecretValue, Stack, type StackProps } from 'aws-cdk-lib';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { SqsDestination } from 'aws-cdk-lib/aws-s3-notifications';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type { Construct } from 'constructs';
+import { apiBundling, BUNDLED_MODELS_DIR, workerBundling } from './constructs/bundling.ts';
+import { PipelineHttpApi } from './constructs/http-api.ts';
+import { JobsQueue } from './constructs/jobs-queue.ts';
+import { JobsTable } from './constructs/jobs-table.ts';
+import { CostBudget, PipelineAlarms } from './constructs/monitoring.ts';
+import { MODEL_PREFIX, PipelineBucket, RESULT_PREFIX, UPLOAD_PREFIX } from './constructs/pipeline-bucket.ts';
+import { acknowledge } from './constructs/nag.ts';
+import { PipelineFunction } from './constructs/pipeline-function.ts';
+import type { PipelineSettings } from './settings.ts';
+
+/** The created Gemini secret's value until someone puts the key (shared/inference/gemini/api-key.ts reads it as "no key"). */
+export const EMPTY_GEMINI_SECRET = JSON.stringify({ apiKey: '' });
+
+export interface PipelineStackProps extends StackProps {
+  readonly settings: PipelineSettings;
+}
+
+/**
+ * The whole pipeline in one stack: HTTP API (+ API-key authorizer) → API function → table and
+ * presigned S3 uploads; S3 ObjectCreated on uploads/ → jobs queue (+ DLQ) → worker; alarms.
+ */
+export class PipelineStack extends Stack {
+  readonly settings: PipelineSettings;
+  readonly table: JobsTable['table'];
+  readonly bucket: s3.Bucket;
+  readonly jobs: JobsQueue;
+  readonly geminiApiKey: secretsmanager.ISecret;
+  readonly apiFunction: PipelineFunction;
+  readonly authorizerFunction: PipelineFunction;
+  readonly workerFunction: PipelineFunction;
+  readonly httpApi: PipelineHttpApi;
+  readonly alarms: PipelineAlarms;
+
+  constructor(scope: Construct, id: string, props: PipelineStackProps) {
+    super(scope, id, props);
+    const settings = (this.settings = props.settings);
+    const dataRemovalPolicy = settings.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    const logRetention = settings.logRetentionDays;
+    const workerTimeout = Duration.seconds(settings.workerTimeoutSeconds);
+    const batchingWindow = Duration.seconds(settings.workerBatchingWindowSeconds);
+
+    // Data
+    this.table = new JobsTable(this, 'Jobs', { retain: settings.retainData }).table;
+    this.bucket = new PipelineBucket(this, 'Storage', {
+      allowedOrigins: settings.allowedOrigins,
+      uploadExpirationDays: settings.uploadExpirationDays,
+      resultExpirationDays: settings.resultExpirationDays,
+      retain: settings.retainData,
+    }).bucket;
+    this.jobs = new JobsQueue(this, 'JobsQueue', {
+      workerTimeout,
+      batchingWindow,
+      maxReceiveCount: settings.maxReceiveCount,
+    });
+    this.bucket.addEventNotification(s3.EventType.OBJECT_CREATED, new SqsDestination(this.jobs.queue), {
+      prefix: UPLOAD_PREFIX,
+    });
+
+    this.geminiApiKey = settings.geminiSecretName
+      ? secretsmanager.Secret.fromSecretNameV2(this, 'GeminiApiKey', settings.geminiSecretName)
+      : new secretsmanager.Secret(this, 'GeminiApiKey', {
+          description: 'Google Gemini API key used by the worker for gemini/* models. Set its value after deploying (README).',
+          // An empty placeholder, not CDK's default random string: until a real key is put, the
+          // worker reports "no key" instead of sending Google a made-up one.
+          secretStringValue: SecretValue.unsafePlainText(EMPTY_GEMINI_SECRET),
+          removalPolicy: dataRemovalPolicy,
+        });
+    if (this.geminiApiKey instanceof secretsmanager.Secret) {
+      acknowledge(
+        this.geminiApiKey,
+        'AwsSolutions-SMG4',
+        'A third-party (Google) API key: it is issued and rotated in Google AI Studio, which a rotation Lambda cannot do. Rotate by putting the new value (README).',
+      );
+    }
+
+    // Functions: one environment for all, as the one config reader (shared/config.ts) checks it whole.
+    const environment: Record<string, string> = {
+      TABLE_NAME: this.table.tableName,
+      BUCKET_NAME: this.bucket.bucketName,
+      MAX_UPLOAD_BYTES: String(settings.maxUploadBytes),
+      UPLOAD_URL_TTL_SECONDS: String(settings.uploadUrlTtlSeconds),
+      RESULT_URL_TTL_SECONDS: String(settings.resultUrlTtlSeconds),
+      MAX_INPUT_PIXELS: String(settings.maxInputPixels),
+      JOB_RETENTION_DAYS: String(settings.jobRetentionDays),
+      MAX_RECEIVE_COUNT: String(settings.maxReceiveCount),
+      JOB_LEASE_SECONDS: String(settings.workerTimeoutSeconds),
+      POLL_INTERVAL_SECONDS: String(settings.pollIntervalSeconds),
+      MODELS_DIR: BUNDLED_MODELS_DIR,
+      DEFAULT_MODEL: settings.defaultModel,
+      GEMINI_API_KEY_SECRET_ARN: this.geminiApiKey.secretArn,
+      POWERTOOLS_LOG_LEVEL: settings.logLevel,
+    };
+    const common = {
+      architecture: settings.architecture,
+      logRetention,
+      logRemovalPolicy: dataRemovalPolicy,
+    };
+
+    this.authorizerFunction = new PipelineFunction(this, 'AuthorizerFunction', {
+      ...common,
+      entry: 'functions/authorizer/index.ts',
+      description: 'HTTP API authorizer: resolves x-api-key to its owner',
+      memorySize: 256,
+      timeout: Duration.seconds(5),
+      environment: { ...environment, POWERTOOLS_SERVICE_NAME: 'authorizer' },
+    });
+    this.authorizerFunction.grantTable(this.table, 'read');
+
+    this.apiFunction = new PipelineFunction(this, 'ApiFunction', {
+      ...common,
+      entry: 'functions/api/index.ts',
+      description: 'HTTP API v1: create jobs with presigned uploads, report status, cancel, list models',
+      memorySize: settings.apiMemoryMb,
+      timeout: Duration.seconds(settings.apiTimeoutSeconds),
+      environment: { ...environment, POWERTOOLS_SERVICE_NAME: 'api' },
+      bundling: apiBundling(),
+    });
+    this.apiFunction.grantTable(this.table, 'readWrite');
+    this.apiFunction.grantObjects(this.bucket, UPLOAD_PREFIX, ['write', 'read']);
+    this.apiFunction.grantObjects(this.bucket, RESULT_PREFIX, ['read']);
+
+    this.workerFunction = new PipelineFunction(this, 'WorkerFunction', {
+      ...common,
+      entry: 'functions/worker/index.ts',
+      description: 'Worker: runs inference for uploaded images from the jobs queue',
+      memorySize: settings.workerMemoryMb,
+      timeout: workerTimeout,
+      environment: { ...environment, POWERTOOLS_SERVICE_NAME: 'worker' },
+      bundling: workerBundling(settings.architecture),
+    });
+    this.workerFunction.grantTable(this.table, 'readWrite');
+    this.workerFunction.grantObjects(this.bucket, UPLOAD_PREFIX, ['read']);
+    this.workerFunction.grantObjects(this.bucket, RESULT_PREFIX, ['write']);
+    this.workerFunction.grantObjects(this.bucket, MODEL_PREFIX, ['read']);
+    this.geminiApiKey.grantRead(this.workerFunction);
+    this.workerFunction.addEventSource(
+      new SqsEventSource(this.jobs.queue, {
+        batchSize: settings.workerBatchSize,
+        maxBatchingWindow: batchingWindow.toSeconds() > 0 ? batchingWindow : undefined,
+        reportBatchItemFailures: true,
+        maxConcurrency: settings.workerMaxConcurrency,
+      }),
+    );
+
+    // HTTP API
+    this.httpApi = new PipelineHttpApi(this, 'HttpApi', {
+      apiFunction: this.apiFunction,
+      authorizerFunction: this.authorizerFunction,
+      allowedOrigins: settings.allowedOrigins,
+      throttleRateLimit: settings.apiThrottleRateLimit,
+      throttleBurstLimit: settings.apiThrottleBurstLimit,
+      logRetention,
+      logRemovalPolicy: dataRemovalPolicy,
+    });
+
+    // Operations
+    this.alarms = new PipelineAlarms(this, 'Alarms', {
+      queue: this.jobs.queue,
+      deadLetterQueue: this.jobs.deadLetterQueue,
+      worker: this.workerFunction,
+      api: this.httpApi.api,
+      queueAgeThreshold: Duration.seconds(settings.queueAgeAlarmSeconds),
+      email: settings.alarmEmail,
+    });
+    if (settings.budgetMonthlyUsd !== undefined && settings.budgetEmail) {
+      new CostBudget(this, 'Budget', { monthlyUsd: settings.budgetMonthlyUsd, email: settings.budgetEmail });
+    }
+
+    new CfnOutput(this, 'ApiUrl', { value: this.httpApi.url, description: 'Base URL of the HTTP API (routes under /v1)' });
+    new CfnOutput(this, 'BucketName', { value: this.bucket.bucketName, description: 'Uploads and large results' });
+    new CfnOutput(this, 'QueueUrl', { value: this.jobs.queue.queueUrl, description: 'Jobs queue (S3 upload events)' });
+    new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.jobs.deadLetterQueue.queueUrl, description: 'Jobs that failed every attempt' });
+    new CfnOutput(this, 'TableName', { value: this.table.tableName, description: 'Jobs and hashed API keys' });
+    new CfnOutput(this, 'GeminiApiKeySecretArn', { value: this.geminiApiKey.secretArn, description: 'Put the Gemini API key here' });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn, description: 'Subscribe to receive alarms' });
+
+    this.acknowledgeCdkNotificationHandler();
+  }
+
+  /**
+   * CDK applies the bucket's event notification with a singleton function of its own
+   * (BucketNotificationsHandler), whose role CDK gives the AWS-managed basic execution policy.
+   */
+  private acknowledgeCdkNotificationHandler(): void {
+    for (const child of this.node.children) {
+      if (child.node.id.startsWith('BucketNotificationsHandler')) {
+        acknowledge(
+          child,
+          'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+          "CDK's own BucketNotificationsHandler (applies the S3 → SQS notification at deploy time): CDK creates its role with AWSLambdaBasicExecutionRole and offers no way to replace it.",
+        );
+      }
+    }
+  }
+}

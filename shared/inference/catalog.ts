@@ -2,6 +2,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { getConfig } from '../config.ts';
+import { geminiEntries } from './gemini/entries.ts';
+import type { GeminiPreset } from './gemini/preset.ts';
 import { type ModelManifest, ManifestSchema } from './manifest.ts';
 
 /**
@@ -31,7 +33,13 @@ export interface OnnxEntry extends EntryBase {
   modelPath?: string;
 }
 
-export type CatalogEntry = OnnxEntry;
+/** A Gemini preset (`gemini/<preset>`): available iff a Gemini API key is configured. */
+export interface GeminiEntry extends EntryBase {
+  kind: 'gemini';
+  preset: GeminiPreset;
+}
+
+export type CatalogEntry = OnnxEntry | GeminiEntry;
 
 const onnxParams = z
   .object({ topK: z.number().int().min(1).max(100).optional() })
@@ -71,7 +79,10 @@ let catalog: Map<string, CatalogEntry> | undefined;
 
 /** The models this process serves, read once. */
 export function getCatalog(): Map<string, CatalogEntry> {
-  catalog ??= new Map(loadOnnxEntries(getConfig().MODELS_DIR).map((entry) => [entry.name, entry]));
+  const config = getConfig();
+  catalog ??= new Map(
+    [...loadOnnxEntries(config.MODELS_DIR), ...geminiEntries(config)].map((entry): [string, CatalogEntry] => [entry.name, entry]),
+  );
   return catalog;
 }
 

@@ -3,12 +3,14 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import pLimit from 'p-limit';
 import { getConfig } from '../config.ts';
 import type { CatalogEntry } from './catalog.ts';
+import { analyzeImage } from './gemini/analyze.ts';
 import { classify } from './onnx.ts';
 import { inspectImage } from './preprocess.ts';
 
 /**
  * From a catalogue entry to a result: the worker's one entry point into inference, whatever the
- * model's kind. Each kind bounds its own concurrency: CPU-bound ONNX work to the cores.
+ * model's kind. Each kind bounds its own concurrency: CPU-bound ONNX work to the cores; Gemini
+ * its image fitting to the cores and its calls to GEMINI_MAX_CONCURRENCY.
  */
 
 export interface InferenceInput {
@@ -30,5 +32,7 @@ export async function runModel(entry: CatalogEntry, input: InferenceInput): Prom
         const image = await inspectImage(input.bytes, maxPixels);
         return classify(entry, input.bytes, image, input.params);
       });
+    case 'gemini':
+      return analyzeImage(entry, input, cpuSlots);
   }
 }

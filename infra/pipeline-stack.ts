@@ -92,6 +92,8 @@ export class PipelineStack extends Stack {
       JOB_LEASE_SECONDS: String(settings.workerTimeoutSeconds),
       POLL_INTERVAL_SECONDS: String(settings.pollIntervalSeconds),
       MODELS_DIR: BUNDLED_MODELS_DIR,
+      // Models too big to bundle: put <name>.json and its .onnx under models/ in the bucket.
+      MODELS_S3_PREFIX: MODEL_PREFIX,
       DEFAULT_MODEL: settings.defaultModel,
       GEMINI_API_KEY_SECRET_ARN: this.geminiApiKey.secretArn,
       POWERTOOLS_LOG_LEVEL: settings.logLevel,
@@ -124,6 +126,8 @@ export class PipelineStack extends Stack {
     this.apiFunction.grantTable(this.table, 'readWrite');
     this.apiFunction.grantObjects(this.bucket, UPLOAD_PREFIX, ['write', 'read']);
     this.apiFunction.grantObjects(this.bucket, RESULT_PREFIX, ['read']);
+    // GET /v1/models and job creation list the bucket's models (manifests only).
+    this.apiFunction.grantObjects(this.bucket, MODEL_PREFIX, ['read']);
 
     this.workerFunction = new PipelineFunction(this, 'WorkerFunction', {
       ...common,

@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
@@ -19,6 +21,8 @@ export const LIMITS = {
   METADATA_MAX_BYTES: 2048,
   /** Idempotency keys are stored hashed, but the header itself is bounded. */
   IDEMPOTENCY_KEY_MAX_LENGTH: 255,
+  /** Items (jobs) one POST /v1/batches may create: its reply (100 presigned URLs) stays small, its writes few. */
+  BATCH_MAX_ITEMS: 100,
 } as const;
 
 const defaultModelsDir = fileURLToPath(new URL('../models/', import.meta.url));
@@ -54,6 +58,10 @@ const EnvSchema = z.object({
   POLL_INTERVAL_SECONDS: int(1, 60).default(1),
   /** Folder of bundled ONNX models and manifests. */
   MODELS_DIR: z.string().min(1).default(defaultModelsDir),
+  /** Optional: also serve models (manifest + .onnx) stored in the bucket under this prefix, e.g. `models/`. */
+  MODELS_S3_PREFIX: z.string().regex(/^[\w.-]+(\/[\w.-]+)*\/$/, 'a key prefix ending in /').optional(),
+  /** Where models fetched from the bucket are kept between invocations (Lambda: /tmp, up to its ephemeral storage). */
+  MODELS_CACHE_DIR: z.string().min(1).default(join(tmpdir(), 'models')),
   /** Model served when POST /v1/jobs names none. */
   DEFAULT_MODEL: z.string().min(1).default('onnx/colors'),
   /** Threads onnxruntime may use per session (0 = its default, one per core). */

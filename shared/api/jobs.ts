@@ -41,29 +41,41 @@ export interface ValidatedJobRequest {
 }
 
 export function validateJobRequest(body: CreateJobRequest): ValidatedJobRequest {
+  const contentType = validateUpload(body.contentType, body.contentLength);
+  const model = validateModel(body.model, body.params);
+  return { model, contentType, contentLength: body.contentLength, params: body.params, metadata: body.metadata };
+}
+
+/** The declared upload checked against the size limit and accepted types (413, 415); returns the normalized type. */
+export function validateUpload(declaredType: string, contentLength: number): string {
   const config = getConfig();
-  if (body.contentLength > config.MAX_UPLOAD_BYTES) {
-    throw new ApiError(413, 'payload_too_large', `contentLength ${body.contentLength} exceeds the limit of ${config.MAX_UPLOAD_BYTES} bytes`, {
+  if (contentLength > config.MAX_UPLOAD_BYTES) {
+    throw new ApiError(413, 'payload_too_large', `contentLength ${contentLength} exceeds the limit of ${config.MAX_UPLOAD_BYTES} bytes`, {
       maxBytes: config.MAX_UPLOAD_BYTES,
     });
   }
-  const contentType = normalizeContentType(body.contentType);
+  const contentType = normalizeContentType(declaredType);
   if (!isAcceptedContentType(contentType)) {
-    throw new ApiError(415, 'unsupported_media_type', `contentType ${body.contentType} is not accepted`, {
+    throw new ApiError(415, 'unsupported_media_type', `contentType ${declaredType} is not accepted`, {
       accepted: ['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/tiff', 'image/avif'],
     });
   }
-  const modelName = body.model ?? config.DEFAULT_MODEL;
+  return contentType;
+}
+
+/** The model (default if none) checked as served and available (422), and its params (400); returns its name. */
+export function validateModel(requested: string | undefined, params: Record<string, unknown> | undefined): string {
+  const modelName = requested ?? getConfig().DEFAULT_MODEL;
   const model = findModel(modelName);
   if (!model) throw new ApiError(422, 'unknown_model', `model ${modelName} is not served here; GET /v1/models lists them`);
   if (!model.available) {
     throw new ApiError(422, 'model_unavailable', `model ${modelName} is unavailable: ${model.unavailableReason}`);
   }
-  const params = model.params.safeParse(body.params ?? {});
-  if (!params.success) {
-    throw new ApiError(400, 'bad_request', `params are invalid for ${modelName}`, params.error.issues.map((i) => ({ path: ['params', ...i.path].join('.'), message: i.message })));
+  const parsed = model.params.safeParse(params ?? {});
+  if (!parsed.success) {
+    throw new ApiError(400, 'bad_request', `params are invalid for ${modelName}`, parsed.error.issues.map((i) => ({ path: ['params', ...i.path].join('.'), message: i.message })));
   }
-  return { model: modelName, contentType, contentLength: body.contentLength, params: body.params, metadata: body.metadata };
+  return modelName;
 }
 
 /** JSON with sorted keys, so equal requests hash equally whatever their key order. */
@@ -81,9 +93,22 @@ function canonicalJson(value: unknown): string {
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest();
 
+/** SHA-256 of a request as canonical JSON: equal requests hash equally whatever their key order. */
+export function requestHashOf(request: unknown): string {
+  return sha256(canonicalJson(request)).toString('hex');
+}
+
 /** A job id derived from (owner, Idempotency-Key): the same pair always names the same job. */
 export function idempotentJobId(ownerId: string, idempotencyKey: string): string {
-  const h = sha256(`${ownerId}\n${idempotencyKey}`).toString('hex');
+  return derivedId(ownerId, idempotencyKey);
+}
+
+/**
+ * A UUID-shaped id derived from its parts. The parts are joined with newlines, which an HTTP
+ * header value cannot contain, so (owner, key) and (owner, key, "batch", …) never collide.
+ */
+export function derivedId(...parts: string[]): string {
+  const h = sha256(parts.join('\n')).toString('hex');
   // Formatted as a UUID (version nibble 8, RFC 9562 "custom") so it passes the job-id pattern.
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
@@ -102,6 +127,7 @@ export interface JobView {
   result?: unknown;
   resultUrl?: string;
   error?: Job['error'];
+  batchId?: string;
   upload?: UploadInstructions;
   links: { self: string };
 }
@@ -123,6 +149,7 @@ export async function viewOf(job: Job): Promise<JobView> {
     ...(job.result !== undefined ? { result: job.result } : {}),
     ...(job.resultKey ? { resultUrl: await createResultUrl(job.jobId) } : {}),
     ...(job.error ? { error: job.error } : {}),
+    ...(job.batchId ? { batchId: job.batchId } : {}),
     links: { self: jobPath(job.jobId) },
   };
 }
@@ -133,11 +160,25 @@ export interface Created {
   created: boolean;
 }
 
-export async function submitJob(ownerId: string, request: ValidatedJobRequest, idempotencyKey?: string): Promise<Created> {
+export function submitJob(ownerId: string, request: ValidatedJobRequest, idempotencyKey?: string): Promise<Created> {
+  return createJobWithUpload(ownerId, request, idempotencyKey ? idempotentJobId(ownerId, idempotencyKey) : randomUUID());
+}
+
+/**
+ * The one way a job is created (POST /v1/jobs and each item of POST /v1/batches): presign its
+ * upload and store it, unless a job with this id exists. An existing job with the same owner,
+ * request and batch is a replay (a fresh upload URL while the upload is awaited); anything else
+ * is a conflicting reuse of the Idempotency-Key (422).
+ */
+export async function createJobWithUpload(
+  ownerId: string,
+  request: ValidatedJobRequest,
+  jobId: string,
+  options: { batchId?: string } = {},
+): Promise<Created> {
   const config = getConfig();
   const now = Date.now();
-  const requestHash = sha256(canonicalJson(request)).toString('hex');
-  const jobId = idempotencyKey ? idempotentJobId(ownerId, idempotencyKey) : randomUUID();
+  const requestHash = requestHashOf(request);
   const upload = await createUploadUrl(jobId, request.contentType, request.contentLength, now);
   const stamp = new Date(now).toISOString();
   const job: Job = {
@@ -150,13 +191,14 @@ export async function submitJob(ownerId: string, request: ValidatedJobRequest, i
     uploadExpiresAt: upload.expiresAt,
     attempts: 0,
     requestHash,
+    ...(options.batchId ? { batchId: options.batchId } : {}),
     expiresAt: Math.floor(now / 1000) + config.JOB_RETENTION_DAYS * 86_400,
   };
   const stored = await createJob(job);
   if (stored.created) return { created: true, job: { ...(await viewOf(job)), upload } };
 
   const existing = stored.job;
-  if (existing.ownerId !== ownerId || existing.requestHash !== requestHash) {
+  if (existing.ownerId !== ownerId || existing.requestHash !== requestHash || existing.batchId !== options.batchId) {
     throw new ApiError(422, 'idempotency_mismatch', 'this Idempotency-Key was used with a different request', { jobId: existing.jobId });
   }
   // A replay: the same job; a fresh upload URL while the upload is still awaited.
@@ -179,15 +221,22 @@ async function ownedJob(ownerId: string, jobId: string): Promise<Job> {
  * the upload landed → queued; the URL expired with nothing uploaded → expired.
  */
 export async function jobStatus(ownerId: string, jobId: string, now = Date.now()): Promise<JobView> {
-  let job = await ownedJob(ownerId, jobId);
-  if (job.status === 'awaiting_upload') {
-    if (await uploadExists(jobId)) {
-      job = (await markQueued(jobId, now)) ?? (await ownedJob(ownerId, jobId));
-    } else if (now > Date.parse(job.uploadExpiresAt) + UPLOAD_EXPIRY_GRACE_SECONDS * 1000) {
-      job = (await markExpired(jobId, now)) ?? (await ownedJob(ownerId, jobId));
-    }
-  }
+  const job = await settleUpload(await ownedJob(ownerId, jobId), now);
   return viewOf(job);
+}
+
+/**
+ * A job awaiting its upload, checked against the bucket (the job route and the batch route alike):
+ * the upload landed → queued; the URL expired with nothing uploaded → expired. Other jobs as they are.
+ */
+export async function settleUpload(job: Job, now = Date.now()): Promise<Job> {
+  if (job.status !== 'awaiting_upload') return job;
+  let settled: Job | undefined;
+  if (await uploadExists(job.jobId)) settled = await markQueued(job.jobId, now);
+  else if (now > Date.parse(job.uploadExpiresAt) + UPLOAD_EXPIRY_GRACE_SECONDS * 1000) settled = await markExpired(job.jobId, now);
+  else return job;
+  // The condition failed: a worker claimed it (or it was canceled) meanwhile.
+  return settled ?? (await getJob(job.jobId)) ?? job;
 }
 
 export async function cancel(ownerId: string, jobId: string): Promise<JobView> {

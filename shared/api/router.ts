@@ -1,14 +1,24 @@
 import { ApiError } from '../errors.ts';
-import { getCatalog } from '../inference/catalog.ts';
+import { ensureCatalog, getCatalog } from '../inference/catalog.ts';
 import { getConfig, LIMITS } from '../config.ts';
 import { type ApiEvent, type ApiResponse, errorResponse, header, json, ownerOf, parseBody } from './http.ts';
 import { cancel, CreateJobBody, jobPath, jobStatus, submitJob, validateJobRequest } from './jobs.ts';
+import { batchPath, batchStatus, CreateBatchBody, submitBatch, validateBatchRequest } from './batches.ts';
 import { isTerminal } from '../jobs/model.ts';
 import { logger } from '../logger.ts';
 
 /** The HTTP API v1: a small route table over method and path; each route a few lines. */
 
 type Route = { method: string; pattern: RegExp; handle: (event: ApiEvent, params: string[]) => Promise<ApiResponse> };
+
+/** The optional Idempotency-Key header, bounded (POST /v1/jobs and POST /v1/batches). */
+function idempotencyKeyOf(event: ApiEvent): string | undefined {
+  const key = header(event, 'idempotency-key');
+  if (key !== undefined && (key.length < 1 || key.length > LIMITS.IDEMPOTENCY_KEY_MAX_LENGTH)) {
+    throw new ApiError(400, 'bad_request', `Idempotency-Key must be 1 to ${LIMITS.IDEMPOTENCY_KEY_MAX_LENGTH} characters`);
+  }
+  return key;
+}
 
 const routes: Route[] = [
   {
@@ -38,10 +48,7 @@ const routes: Route[] = [
     pattern: /^\/v1\/jobs$/,
     handle: async (event) => {
       const ownerId = ownerOf(event);
-      const idempotencyKey = header(event, 'idempotency-key');
-      if (idempotencyKey !== undefined && (idempotencyKey.length < 1 || idempotencyKey.length > LIMITS.IDEMPOTENCY_KEY_MAX_LENGTH)) {
-        throw new ApiError(400, 'bad_request', `Idempotency-Key must be 1 to ${LIMITS.IDEMPOTENCY_KEY_MAX_LENGTH} characters`);
-      }
+      const idempotencyKey = idempotencyKeyOf(event);
       const request = validateJobRequest(parseBody(event, CreateJobBody));
       const { job, created } = await submitJob(ownerId, request, idempotencyKey);
       logger.info(created ? 'job created' : 'job replayed', { jobId: job.jobId, model: job.model, ownerId });
@@ -64,10 +71,36 @@ const routes: Route[] = [
     pattern: /^\/v1\/jobs\/([^/]+)$/,
     handle: async (event, [jobId]) => json(200, await cancel(ownerOf(event), jobId!)),
   },
+  {
+    method: 'POST',
+    pattern: /^\/v1\/batches$/,
+    handle: async (event) => {
+      const ownerId = ownerOf(event);
+      const idempotencyKey = idempotencyKeyOf(event);
+      const request = validateBatchRequest(parseBody(event, CreateBatchBody));
+      const { batch, created } = await submitBatch(ownerId, request, idempotencyKey);
+      logger.info(created ? 'batch created' : 'batch replayed', { batchId: batch.batchId, jobs: batch.total, model: batch.model, ownerId });
+      return json(created ? 201 : 200, batch, {
+        location: batchPath(batch.batchId),
+        ...(created ? {} : { 'idempotent-replayed': 'true' }),
+      });
+    },
+  },
+  {
+    method: 'GET',
+    pattern: /^\/v1\/batches\/([^/]+)$/,
+    handle: async (event, [batchId]) => {
+      const query = event.queryStringParameters ?? {};
+      const view = await batchStatus(ownerOf(event), batchId!, { limit: query.limit, cursor: query.cursor });
+      return json(200, view, view.done ? {} : { 'retry-after': String(getConfig().POLL_INTERVAL_SECONDS) });
+    },
+  },
 ];
 
 export async function routeRequest(event: ApiEvent): Promise<ApiResponse> {
   try {
+    // Health answers even when the bucket's models cannot be listed.
+    if (event.rawPath !== '/v1/health') await ensureCatalog();
     const method = event.requestContext.http.method.toUpperCase();
     const path = event.rawPath.replace(/\/+$/, '') || '/';
     const matching = routes.filter((r) => r.pattern.test(path));

@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
+import type { BatchView, CreatedBatch } from '../api/batches.ts';
 import type { JobView } from '../api/jobs.ts';
 import type { UploadInstructions } from '../storage/presign.ts';
 
@@ -19,6 +20,12 @@ export interface CreateJobInput {
 }
 
 export type CreatedJob = JobView & { upload: UploadInstructions };
+
+export interface CreateBatchInput {
+  model?: string;
+  params?: Record<string, unknown>;
+  items: { contentType: string; contentLength: number; metadata?: Record<string, string> }[];
+}
 
 /** A refusal from the API, in its error shape. */
 export class ApiRequestError extends Error {
@@ -46,6 +53,9 @@ export class UploadError extends Error {
 }
 
 const TERMINAL = new Set(['succeeded', 'failed', 'canceled', 'expired']);
+
+/** An upload connection silent this long (nothing sent or received) is cut, as ETIMEDOUT: a retry may pass. */
+export const UPLOAD_IDLE_TIMEOUT_MS = 60_000;
 
 export interface ModelInfo {
   name: string;
@@ -104,6 +114,27 @@ export class PipelineClient {
     return (await this.call<JobView>('DELETE', `/v1/jobs/${encodeURIComponent(jobId)}`)).body;
   }
 
+  /**
+   * Create up to 100 jobs in one call. With an Idempotency-Key, repeating the call returns the same
+   * batch (`replayed`), creating whatever a failed attempt left out and fresh upload URLs for jobs still awaiting theirs.
+   */
+  async createBatch(input: CreateBatchInput, options: { idempotencyKey?: string } = {}): Promise<{ batch: CreatedBatch; replayed: boolean }> {
+    const headers: Record<string, string> = options.idempotencyKey ? { 'idempotency-key': options.idempotencyKey } : {};
+    const { status, body } = await this.call<CreatedBatch>('POST', '/v1/batches', input, headers);
+    return { batch: body, replayed: status === 200 };
+  }
+
+  /** One page of a batch's jobs with counts over all of them, and the poll interval the server asks for while it is not done. */
+  async getBatch(batchId: string, page: { limit?: number; cursor?: string } = {}): Promise<{ batch: BatchView; retryAfterMs?: number }> {
+    const query = new URLSearchParams();
+    if (page.limit !== undefined) query.set('limit', String(page.limit));
+    if (page.cursor !== undefined) query.set('cursor', page.cursor);
+    const search = query.size ? `?${query}` : '';
+    const { body, headers } = await this.call<BatchView>('GET', `/v1/batches/${encodeURIComponent(batchId)}${search}`);
+    const retryAfter = Number(headers.get('retry-after'));
+    return { batch: body, ...(retryAfter > 0 ? { retryAfterMs: retryAfter * 1000 } : {}) };
+  }
+
   async listModels(): Promise<ModelInfo[]> {
     return (await this.call<{ models: ModelInfo[] }>('GET', '/v1/models')).body.models;
   }
@@ -133,11 +164,11 @@ export class PipelineClient {
  * PUT a body to a presigned URL with exactly the signed headers, streaming it (never held in
  * memory whole). Resolves on 2xx; rejects with S3's error code otherwise.
  */
-export function uploadToPresignedUrl(upload: UploadInstructions, body: Readable | Buffer): Promise<void> {
+export function uploadToPresignedUrl(upload: UploadInstructions, body: Readable | Buffer, options: { signal?: AbortSignal } = {}): Promise<void> {
   const url = new URL(upload.url);
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
-    const req = send(url, { method: upload.method, headers: upload.headers }, (res) => {
+    const req = send(url, { method: upload.method, headers: upload.headers, signal: options.signal }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
@@ -150,6 +181,9 @@ export function uploadToPresignedUrl(upload: UploadInstructions, body: Readable 
       res.on('error', reject);
     });
     req.on('error', reject);
+    req.setTimeout(UPLOAD_IDLE_TIMEOUT_MS, () =>
+      req.destroy(Object.assign(new Error(`upload stalled: nothing for ${UPLOAD_IDLE_TIMEOUT_MS / 1000} s`), { code: 'ETIMEDOUT' })),
+    );
     if (Buffer.isBuffer(body)) req.end(body);
     else {
       body.on('error', (error) => req.destroy(error));
@@ -158,6 +192,7 @@ export function uploadToPresignedUrl(upload: UploadInstructions, body: Readable 
   });
 }
 
-export function uploadFile(upload: UploadInstructions, path: string): Promise<void> {
-  return uploadToPresignedUrl(upload, createReadStream(path));
+export function uploadFile(upload: UploadInstructions, path: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+  const body = createReadStream(path);
+  return uploadToPresignedUrl(upload, body, options).finally(() => body.destroy());
 }

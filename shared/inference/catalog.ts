@@ -1,4 +1,7 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { ListObjectsV2Command, GetObjectCommand } from '@aws-sdk/client-s3';
+import { s3Client } from '../aws.ts';
+import { logger } from '../logger.ts';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { getConfig } from '../config.ts';
@@ -29,8 +32,10 @@ interface EntryBase {
 export interface OnnxEntry extends EntryBase {
   kind: 'onnx';
   manifest?: ModelManifest;
-  /** Absolute path of the .onnx file. */
+  /** Absolute path of the .onnx file (bundled models) … */
   modelPath?: string;
+  /** … or where it is in the bucket (models under MODELS_S3_PREFIX), fetched and cached on first use. */
+  modelObject?: { key: string; etag: string };
 }
 
 /** A Gemini preset (`gemini/<preset>`): available iff a Gemini API key is configured. */
@@ -45,7 +50,29 @@ const onnxParams = z
   .object({ topK: z.number().int().min(1).max(100).optional() })
   .strict() as z.ZodType<Record<string, unknown>>;
 
-/** Read every `<name>.json` manifest in a folder as `onnx/<name>`. A bad manifest is listed as unavailable with why. */
+const onnxBase = (name: string) => ({
+  name,
+  kind: 'onnx' as const,
+  params: onnxParams,
+  paramsDoc: { topK: 'how many labels to return, best first (1–100; default from the manifest)' },
+});
+
+/** A manifest's text as a catalogue entry; a bad one is listed as unavailable with why. */
+function onnxEntry(source: string, name: string, text: string, locate: (manifest: ModelManifest) => Partial<OnnxEntry>): OnnxEntry {
+  try {
+    const manifest = ManifestSchema.parse(JSON.parse(text));
+    return { ...onnxBase(name), description: manifest.description, manifest, ...locate(manifest), available: true };
+  } catch (error) {
+    const reason =
+      error instanceof z.ZodError ? error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') : (error as Error).message;
+    return { ...onnxBase(name), description: 'invalid manifest', available: false, unavailableReason: `${source}: ${reason}` };
+  }
+}
+
+/**
+ * Read every `<name>.json` manifest in a folder as `onnx/<name>`. Only the manifests are read: the
+ * API function ships them without the weights; a missing .onnx file fails the job (model_error).
+ */
 export function loadOnnxEntries(modelsDir: string): OnnxEntry[] {
   let files: string[];
   try {
@@ -53,37 +80,81 @@ export function loadOnnxEntries(modelsDir: string): OnnxEntry[] {
   } catch {
     return [];
   }
-  return files.map((file): OnnxEntry => {
-    const name = `onnx/${file.slice(0, -'.json'.length)}`;
-    const base = {
-      name,
-      kind: 'onnx' as const,
-      params: onnxParams,
-      paramsDoc: { topK: 'how many labels to return, best first (1–100; default from the manifest)' },
-    };
-    try {
-      const manifest = ManifestSchema.parse(JSON.parse(readFileSync(join(modelsDir, file), 'utf8')));
-      if (!existsSync(join(modelsDir, manifest.file))) throw new Error(`${manifest.file} is missing beside the manifest`);
-      return { ...base, description: manifest.description, manifest, modelPath: join(modelsDir, manifest.file), available: true };
-    } catch (error) {
-      const reason =
-        error instanceof z.ZodError
-          ? error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')
-          : (error as Error).message;
-      return { ...base, description: 'invalid manifest', available: false, unavailableReason: `${file}: ${reason}` };
-    }
-  });
+  return files.map((file) =>
+    onnxEntry(file, `onnx/${file.slice(0, -'.json'.length)}`, readFileSync(join(modelsDir, file), 'utf8'), (manifest) => ({
+      modelPath: join(modelsDir, manifest.file),
+    })),
+  );
 }
 
-let catalog: Map<string, CatalogEntry> | undefined;
-
-/** The models this process serves, read once. */
-export function getCatalog(): Map<string, CatalogEntry> {
-  const config = getConfig();
-  catalog ??= new Map(
-    [...loadOnnxEntries(config.MODELS_DIR), ...geminiEntries(config)].map((entry): [string, CatalogEntry] => [entry.name, entry]),
+/** Models too big to bundle: manifests and .onnx files under MODELS_S3_PREFIX in the bucket. */
+export async function loadS3OnnxEntries(bucket: string, prefix: string): Promise<OnnxEntry[]> {
+  const objects: { key: string; etag: string }[] = [];
+  let token: string | undefined;
+  do {
+    const page = await s3Client().send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    for (const o of page.Contents ?? []) if (o.Key) objects.push({ key: o.Key, etag: (o.ETag ?? '').replace(/"/g, '') });
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  const byKey = new Map(objects.map((o) => [o.key, o]));
+  const manifests = objects.filter((o) => o.key.endsWith('.json') && !o.key.slice(prefix.length).includes('/'));
+  return Promise.all(
+    manifests.map(async ({ key }) => {
+      const body = await s3Client().send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      const file = key.slice(prefix.length);
+      return onnxEntry(`s3://${bucket}/${key}`, `onnx/${file.slice(0, -'.json'.length)}`, await body.Body!.transformToString(), (manifest) => {
+        const weights = byKey.get(prefix + manifest.file);
+        if (!weights) throw new Error(`${manifest.file} is missing beside the manifest`);
+        return { modelObject: weights };
+      });
+    }),
   );
-  return catalog;
+}
+
+/** How often a process looks for models added to or changed in the bucket. */
+export const CATALOG_REFRESH_MS = 5 * 60_000;
+
+let catalog: { entries: Map<string, CatalogEntry>; loadedAt: number } | undefined;
+let refreshing: Promise<void> | undefined;
+
+function assemble(config: ReturnType<typeof getConfig>, s3Entries: OnnxEntry[]): Map<string, CatalogEntry> {
+  const entries = new Map<string, CatalogEntry>();
+  // Bundled models win over bucket models of the same name.
+  for (const entry of [...loadOnnxEntries(config.MODELS_DIR), ...s3Entries, ...geminiEntries(config)]) {
+    if (entries.has(entry.name)) logger.warn('model defined twice; the first is served', { model: entry.name });
+    else entries.set(entry.name, entry);
+  }
+  return entries;
+}
+
+/**
+ * Load the catalogue, including models in the bucket when MODELS_S3_PREFIX is set, and refresh it
+ * every CATALOG_REFRESH_MS. Handlers await it before looking models up; if the bucket cannot be
+ * listed, the previous catalogue stays in service.
+ */
+export async function ensureCatalog(): Promise<void> {
+  const config = getConfig();
+  const prefix = config.MODELS_S3_PREFIX;
+  if (catalog && (!prefix || Date.now() - catalog.loadedAt < CATALOG_REFRESH_MS)) return;
+  refreshing ??= (async () => {
+    try {
+      const s3Entries = prefix ? await loadS3OnnxEntries(config.BUCKET_NAME, prefix) : [];
+      catalog = { entries: assemble(config, s3Entries), loadedAt: Date.now() };
+    } catch (error) {
+      if (!catalog) throw error;
+      logger.warn('could not refresh models from the bucket; serving the previous catalogue', { error: error as Error });
+      catalog.loadedAt = Date.now();
+    } finally {
+      refreshing = undefined;
+    }
+  })();
+  return refreshing;
+}
+
+/** The models this process serves (bundled and Gemini only, until ensureCatalog has read the bucket). */
+export function getCatalog(): Map<string, CatalogEntry> {
+  catalog ??= { entries: assemble(getConfig(), []), loadedAt: 0 };
+  return catalog.entries;
 }
 
 export function findModel(name: string): CatalogEntry | undefined {

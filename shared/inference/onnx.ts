@@ -3,6 +3,7 @@ import { getConfig } from '../config.ts';
 import { JobFailure } from '../errors.ts';
 import type { OnnxEntry } from './catalog.ts';
 import type { ModelManifest } from './manifest.ts';
+import { localModelPath } from './model-files.ts';
 import { decodeToRgb, type ImageInfo, toTensor } from './preprocess.ts';
 
 /** Image classification with onnxruntime-node: one session per model per process, reused across invocations. */
@@ -35,7 +36,7 @@ function session(modelPath: string): Promise<ort.InferenceSession> {
 
 /** Load a model's session ahead of the first job (cold start work done once). */
 export async function warmUp(entry: OnnxEntry): Promise<void> {
-  if (entry.modelPath) await session(entry.modelPath);
+  await session(await localModelPath(entry));
 }
 
 /** Numerically stable softmax. */
@@ -63,7 +64,6 @@ export async function classify(
   params: { topK?: number },
 ): Promise<ClassificationResult> {
   const manifest = entry.manifest as ModelManifest;
-  const modelPath = entry.modelPath as string;
   const started = performance.now();
   const rgb = await decodeToRgb(bytes, manifest.input, getConfig().MAX_INPUT_PIXELS);
   const tensor = toTensor(rgb, manifest.input);
@@ -71,7 +71,7 @@ export async function classify(
 
   let scores: Float32Array;
   try {
-    const model = await session(modelPath);
+    const model = await session(await localModelPath(entry));
     const outputs = await model.run({ [manifest.input.name]: new ort.Tensor('float32', tensor.data, tensor.dims) });
     const output = outputs[manifest.output.name];
     if (!output) throw new Error(`the model has no output named ${manifest.output.name}`);

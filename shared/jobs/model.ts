@@ -86,6 +86,8 @@ export interface Job {
   lastError?: JobError;
   /** SHA-256 of the creating request, to tell a replay from a conflicting reuse of an Idempotency-Key. */
   requestHash?: string;
+  /** The batch (POST /v1/batches) that created the job, if any. */
+  batchId?: string;
   /** DynamoDB TTL, epoch seconds. */
   expiresAt: number;
 }

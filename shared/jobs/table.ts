@@ -1,6 +1,7 @@
 /**
  * The one DynamoDB table's shape, shared by the AWS stack (infra/) and the local cloud so both
- * create the same thing: jobs (`job#<id>`) and API keys (`apikey#<sha256>`) under one partition key.
+ * create the same thing: jobs (`job#<id>`), batches (`batch#<id>`, holding their ordered job ids,
+ * so no batch index is needed) and API keys (`apikey#<sha256>`) under one partition key.
  */
 export const TABLE_SCHEMA = {
   partitionKey: 'pk',

@@ -1,6 +1,7 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { parseNotification, receiveCount } from '../events/s3-event.ts';
+import { ensureCatalog } from '../inference/catalog.ts';
 import { logger } from '../logger.ts';
 import { jobIdFromUploadKey } from '../storage/keys.ts';
 import { processUpload } from './process-job.ts';
@@ -41,6 +42,7 @@ async function handleRecord(record: SQSRecord, deadline: number): Promise<void> 
 /** The worker: an SQS batch of S3 notifications, answered with partial batch failures. */
 export async function handleJobsBatch(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
   logger.addContext(context);
+  await ensureCatalog();
   const deadline = Date.now() + context.getRemainingTimeInMillis() - DEADLINE_MARGIN_MS;
   return processPartialResponse(event, (record: SQSRecord) => handleRecord(record, deadline), processor, {
     context,

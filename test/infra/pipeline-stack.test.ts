@@ -102,6 +102,7 @@ describe('functions', () => {
       JOB_LEASE_SECONDS: '120',
       POLL_INTERVAL_SECONDS: '1',
       MODELS_DIR: '/var/task/models',
+      MODELS_S3_PREFIX: 'models/',
       DEFAULT_MODEL: 'onnx/colors',
       POWERTOOLS_LOG_LEVEL: 'INFO',
       NODE_OPTIONS: '--enable-source-maps',
@@ -172,10 +173,15 @@ describe('least-privilege IAM', () => {
       'dynamodb:PutItem',
       'dynamodb:UpdateItem',
     ]);
-    expect(statements).toContainEqual(objectStatement(['s3:GetObject', 's3:PutObject'], 'uploads/*'));
-    expect(statements).toContainEqual(objectStatement(['s3:GetObject'], 'results/*'));
+    const objectActions = (prefix: string) =>
+      actionsOf(statements.filter((s) => s.Action !== 's3:ListBucket' && JSON.stringify(s.Resource).includes(`/${prefix}`)));
+    expect(objectActions('uploads/*')).toEqual(['s3:GetObject', 's3:PutObject']);
+    expect(objectActions('results/*')).toEqual(['s3:GetObject']);
     // Without ListBucket S3 answers a missing key with 403, not 404.
     expect(statements).toContainEqual(listStatement('uploads/*'));
+    // It lists the bucket's models and reads their manifests (GET /v1/models, job creation).
+    expect(objectActions('models/*')).toEqual(['s3:GetObject']);
+    expect(statements).toContainEqual(listStatement('models/*'));
     expect(actionsOf(statements)).not.toContain('s3:DeleteObject');
     expect(actionsOf(statements).filter((a) => a.startsWith('secretsmanager:'))).toEqual([]);
   });
@@ -191,6 +197,7 @@ describe('least-privilege IAM', () => {
     const byPrefix = (prefix: string) => actionsOf(objectGrants.filter((s) => JSON.stringify(s.Resource).includes(prefix)));
     expect(byPrefix('/uploads/*')).toEqual(['s3:GetObject']);
     expect(byPrefix('/models/*')).toEqual(['s3:GetObject']);
+    expect(statements).toContainEqual(listStatement('models/*'));
     expect(byPrefix('/results/*')).toEqual(['s3:PutObject']);
     expect(statements).toContainEqual(
       expect.objectContaining({ Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'], Resource: { Ref: expect.stringMatching(/^GeminiApiKey/) } }),

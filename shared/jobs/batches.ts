@@ -1,0 +1,93 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { BatchGetCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { documentClient } from '../aws.ts';
+import { getConfig } from '../config.ts';
+import type { Job } from './model.ts';
+
+/**
+ * Batch persistence: one item per batch (`pk = batch#<batchId>`) holding its ordered job ids,
+ * beside the jobs' own items (each carries `batchId`). The batch item is the membership list, read
+ * consistently: no index to wait for, and item i of the request is job i of the list.
+ *
+ * No transactions (dynalite has none): the batch item is written first, then its jobs one
+ * conditional put each. A create that dies half-way leaves a batch item whose jobs are partly
+ * missing; repeating the request with the same Idempotency-Key derives the same ids and completes it.
+ */
+
+export interface Batch {
+  batchId: string;
+  ownerId: string;
+  model: string;
+  params?: Record<string, unknown>;
+  createdAt: string;
+  /** The batch's jobs, in the order of the request's items. */
+  jobIds: string[];
+  /** SHA-256 of the creating request, to tell a replay from a conflicting reuse of an Idempotency-Key. */
+  requestHash: string;
+  /** DynamoDB TTL, epoch seconds (as its jobs'). */
+  expiresAt: number;
+}
+
+const batchKey = (batchId: string) => ({ pk: `batch#${batchId}` });
+const jobKey = (jobId: string) => ({ pk: `job#${jobId}` });
+
+/** BatchGetItem reads at most this many keys per call. */
+const BATCH_GET_MAX_KEYS = 100;
+/** Unprocessed keys (throttling, the 16 MB response cap) are asked for again this many times. */
+const BATCH_GET_MAX_ROUNDS = 8;
+
+function table(): string {
+  return getConfig().TABLE_NAME;
+}
+
+function strip<T>(item: Record<string, unknown>): T {
+  const { pk: _pk, type: _type, ...rest } = item;
+  return rest as T;
+}
+
+/** Store a new batch; an existing one (an Idempotency-Key replay) is returned with `created: false`. */
+export async function createBatch(batch: Batch): Promise<{ created: boolean; batch: Batch }> {
+  try {
+    await documentClient().send(
+      new PutCommand({
+        TableName: table(),
+        Item: { ...batchKey(batch.batchId), type: 'batch', ...batch },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+    return { created: true, batch };
+  } catch (error) {
+    if (!(error instanceof ConditionalCheckFailedException) && (error as Error)?.name !== 'ConditionalCheckFailedException') throw error;
+    const existing = await getBatch(batch.batchId);
+    if (!existing) throw error;
+    return { created: false, batch: existing };
+  }
+}
+
+export async function getBatch(batchId: string): Promise<Batch | undefined> {
+  const { Item } = await documentClient().send(
+    new GetCommand({ TableName: table(), Key: batchKey(batchId), ConsistentRead: true }),
+  );
+  return Item ? strip<Batch>(Item) : undefined;
+}
+
+/** The jobs with these ids that exist, by id (strongly consistent reads, 100 keys a call). */
+export async function getJobs(jobIds: readonly string[]): Promise<Map<string, Job>> {
+  const found = new Map<string, Job>();
+  for (let start = 0; start < jobIds.length; start += BATCH_GET_MAX_KEYS) {
+    let keys: Record<string, unknown>[] = jobIds.slice(start, start + BATCH_GET_MAX_KEYS).map(jobKey);
+    for (let round = 0; keys.length > 0; round++) {
+      if (round === BATCH_GET_MAX_ROUNDS) throw new Error(`could not read ${keys.length} jobs after ${round} rounds`);
+      if (round > 0) await new Promise((r) => setTimeout(r, 20 * 2 ** round));
+      const { Responses, UnprocessedKeys } = await documentClient().send(
+        new BatchGetCommand({ RequestItems: { [table()]: { Keys: keys, ConsistentRead: true } } }),
+      );
+      for (const item of Responses?.[table()] ?? []) {
+        const job = strip<Job>(item);
+        found.set(job.jobId, job);
+      }
+      keys = (UnprocessedKeys?.[table()]?.Keys ?? []) as Record<string, unknown>[];
+    }
+  }
+  return found;
+}

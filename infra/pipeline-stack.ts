@@ -34,6 +34,7 @@ export class PipelineStack extends Stack {
   readonly apiFunction: PipelineFunction;
   readonly authorizerFunction: PipelineFunction;
   readonly workerFunction: PipelineFunction;
+  readonly deadLetterFunction: PipelineFunction;
   readonly httpApi: PipelineHttpApi;
   readonly alarms: PipelineAlarms;
 
@@ -123,7 +124,7 @@ export class PipelineStack extends Stack {
       environment: { ...environment, POWERTOOLS_SERVICE_NAME: 'api' },
       bundling: apiBundling(),
     });
-    this.apiFunction.grantTable(this.table, 'readWrite');
+    this.apiFunction.grantTable(this.table, 'readWrite', { batchRead: true });
     this.apiFunction.grantObjects(this.bucket, UPLOAD_PREFIX, ['write', 'read']);
     this.apiFunction.grantObjects(this.bucket, RESULT_PREFIX, ['read']);
     // GET /v1/models and job creation list the bucket's models (manifests only).
@@ -152,6 +153,21 @@ export class PipelineStack extends Stack {
       }),
     );
 
+    // The dead-letter queue's consumer fails the jobs whose messages ran out of deliveries
+    // without a final decision (a crash or timeout on the last one), so no job waits forever.
+    this.deadLetterFunction = new PipelineFunction(this, 'DeadLetterFunction', {
+      ...common,
+      entry: 'functions/dead-letter/index.ts',
+      description: 'Dead-letter consumer: fails jobs whose messages ran out of deliveries',
+      memorySize: 256,
+      timeout: Duration.seconds(30),
+      environment: { ...environment, POWERTOOLS_SERVICE_NAME: 'dead-letter' },
+    });
+    this.deadLetterFunction.grantTable(this.table, 'readWrite');
+    this.deadLetterFunction.addEventSource(
+      new SqsEventSource(this.jobs.deadLetterQueue, { batchSize: 10, reportBatchItemFailures: true }),
+    );
+
     // HTTP API
     this.httpApi = new PipelineHttpApi(this, 'HttpApi', {
       apiFunction: this.apiFunction,
@@ -168,6 +184,7 @@ export class PipelineStack extends Stack {
       queue: this.jobs.queue,
       deadLetterQueue: this.jobs.deadLetterQueue,
       worker: this.workerFunction,
+      deadLetters: this.deadLetterFunction,
       api: this.httpApi.api,
       queueAgeThreshold: Duration.seconds(settings.queueAgeAlarmSeconds),
       email: settings.alarmEmail,

@@ -12,6 +12,8 @@ import { Construct } from 'constructs';
 export interface PipelineAlarmsProps {
   readonly queue: sqs.IQueue;
   readonly deadLetterQueue: sqs.IQueue;
+  /** The dead-letter queue's consumer: each invocation means jobs were dead-lettered. */
+  readonly deadLetters: lambda.IFunction;
   readonly worker: lambda.IFunction;
   readonly api: apigw.IHttpApi;
   /** Alarm when the oldest jobs-queue message is at least this old. */
@@ -36,12 +38,19 @@ export class PipelineAlarms extends Construct {
 
     const oneMinute = Duration.minutes(1);
     const fiveMinutes = Duration.minutes(5);
+    this.add('JobsDeadLettered', {
+      alarmDescription: 'Job messages ran out of deliveries and reached the dead-letter queue; their jobs were failed (search the dead-letter function logs for "job dead-lettered").',
+      metric: props.deadLetters.metricInvocations({ period: fiveMinutes, statistic: 'Sum' }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+    });
     this.add('DeadLetterQueueNotEmpty', {
-      alarmDescription: 'Jobs failed every attempt and are in the dead-letter queue: inspect, fix, redrive.',
-      metric: props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: oneMinute, statistic: 'Maximum' }),
+      alarmDescription: 'Messages have stayed in the dead-letter queue for 15 minutes: its consumer is not draining it. Inspect them.',
+      metric: props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: fiveMinutes, statistic: 'Minimum' }),
       threshold: 0,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
+      evaluationPeriods: 3,
     });
     this.add('QueueBacklog', {
       alarmDescription: `The oldest job message has waited ${props.queueAgeThreshold.toSeconds()} s or more: the workers are not keeping up.`,

@@ -117,9 +117,13 @@ export class PipelineFunction extends NodejsFunction {
     );
   }
 
-  /** Let this function use the table's items as `access` says (the base table only, no index). */
-  grantTable(table: ITable, access: TableAccess): void {
-    this.addToRolePolicy(new iam.PolicyStatement({ actions: TABLE_ACTIONS[access], resources: [table.tableArn] }));
+  /**
+   * Let this function use the table's items as `access` says (the base table only, no index);
+   * `batchRead` adds BatchGetItem (the batch status route reads a batch's jobs in one call).
+   */
+  grantTable(table: ITable, access: TableAccess, options: { batchRead?: boolean } = {}): void {
+    const actions = [...TABLE_ACTIONS[access], ...(options.batchRead ? ['dynamodb:BatchGetItem'] : [])];
+    this.addToRolePolicy(new iam.PolicyStatement({ actions, resources: [table.tableArn] }));
   }
 
   /**

@@ -210,6 +210,22 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     });
     stops.push(() => eventSource.stop());
 
+    // The DLQ's consumer ends jobs whose messages ran out of deliveries, as the stack's dead-letter function does.
+    const { handler: deadLetters } = await import('../../functions/dead-letter/index.ts');
+    const deadLetterSource = startEventSource({
+      sqs,
+      queueUrl: dlqUrl!,
+      queueArn: dlqArn,
+      region,
+      handler: deadLetters,
+      batchSize: 10,
+      maxConcurrency: 1,
+      timeoutSeconds: 30,
+      functionName: 'dead-letter',
+      onError: (error) => console.error('local dead-letter source:', error),
+    });
+    stops.push(() => deadLetterSource.stop());
+
     const bridge = createNotificationBridge({ sqs, queueUrl: queueUrl!, prefix: 'uploads/', region, onSent: () => eventSource.wake() });
     s3rver.on('event', (event: { Records: { eventName: string; s3: { bucket: { name: string }; object: { key: string; size?: number; eTag?: string } } }[] }) => {
       for (const record of event.Records) {

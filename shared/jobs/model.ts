@@ -8,6 +8,7 @@ import type { FailureCode } from '../errors.ts';
  *        │                                                  └──┘ release (transient error, retried via SQS)
  *        ├──▶ expired   (no upload before the URL expired)
  *        └──▶ canceled  (from any non-terminal state)
+ *   any non-terminal ──▶ failed when its message was dead-lettered (shared/worker/dead-letters.ts)
  *
  * Every transition is a conditional write on `status` (store.ts), so duplicate S3 events, SQS
  * redelivery and concurrent workers produce one result.
@@ -28,7 +29,7 @@ export const TERMINAL_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', '
 
 /** Which status may follow which. `running → running` is a new claim after the lease lapsed. */
 export const TRANSITIONS: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
-  awaiting_upload: ['queued', 'running', 'canceled', 'expired'],
+  awaiting_upload: ['queued', 'running', 'canceled', 'expired', 'failed'],
   queued: ['running', 'failed', 'canceled'],
   running: ['running', 'queued', 'succeeded', 'failed', 'canceled'],
   succeeded: [],

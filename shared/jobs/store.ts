@@ -239,3 +239,21 @@ export function cancelJob(jobId: string, now = Date.now()): Promise<Job | undefi
 export function renewUpload(jobId: string, uploadExpiresAt: string, now?: number): Promise<Job | undefined> {
   return transition({ jobId, to: 'awaiting_upload', from: ['awaiting_upload'], set: { uploadExpiresAt }, now });
 }
+
+/**
+ * Fail a job whose message reached the dead-letter queue without a final decision (its worker
+ * crashed or timed out on the last delivery, or deliveries were used up while it ran). A job
+ * running under a live lease is left alone: its worker still decides. Returns the failed job, or
+ * undefined when there was nothing to fail.
+ */
+export function abandonJob(jobId: string, error: JobError, now = Date.now()): Promise<Job | undefined> {
+  return transition({
+    jobId,
+    to: 'failed',
+    condition: '#status <> :running OR attribute_not_exists(#leaseUntil) OR #leaseUntil < :now',
+    values: { ':running': 'running', ':now': now },
+    set: { error, completedAt: new Date(now).toISOString() },
+    remove: ['claimId', 'leaseUntil'],
+    now,
+  });
+}

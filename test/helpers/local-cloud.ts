@@ -23,8 +23,9 @@ export async function startTestCloud(options: Omit<LocalCloudOptions, 'stateDir'
     env: { POWERTOOLS_LOG_LEVEL: 'ERROR', ...options.env },
     worker: {
       timeoutSeconds: 30,
-      // Redelivery after a failure within seconds rather than 6 × the timeout, so retries are testable.
-      visibilityTimeoutSeconds: 2,
+      // Redelivery after a failure within seconds rather than 6 × the timeout, so retries are testable;
+      // long enough that a slow (loaded machine) first delivery is not redelivered while it still runs.
+      visibilityTimeoutSeconds: 4,
       ...options.worker,
     },
   });

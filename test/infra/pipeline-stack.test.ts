@@ -64,9 +64,9 @@ function actionsOf(statements: Array<Record<string, any>>): string[] {
 }
 
 describe('functions', () => {
-  it('creates exactly the three pipeline functions, plus CDK’s notification and auto-delete helpers', () => {
-    dev.resourceCountIs('AWS::Lambda::Function', 5);
-    for (const service of ['api', 'authorizer', 'worker']) functionId(dev, service);
+  it('creates exactly the four pipeline functions, plus CDK’s notification and auto-delete helpers', () => {
+    dev.resourceCountIs('AWS::Lambda::Function', 6);
+    for (const service of ['api', 'authorizer', 'worker', 'dead-letter']) functionId(dev, service);
   });
 
   it('runs Node.js 24 on arm64 by default, x86_64 when the context says so, with tracing', () => {
@@ -79,10 +79,10 @@ describe('functions', () => {
   });
 
   it('gives each function its own log group with the stage’s retention', () => {
-    dev.resourceCountIs('AWS::Logs::LogGroup', 4); // three functions + API access logs
+    dev.resourceCountIs('AWS::Logs::LogGroup', 5); // four functions + API access logs
     dev.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 7 });
     prod.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 90 });
-    for (const service of ['api', 'authorizer', 'worker']) {
+    for (const service of ['api', 'authorizer', 'worker', 'dead-letter']) {
       const [, fn] = only(dev, 'AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: service }) } });
       expect(fn.Properties.LoggingConfig).toEqual({ LogGroup: { Ref: expect.stringMatching(/LogGroup/) } });
     }
@@ -142,18 +142,18 @@ describe('functions', () => {
 
 describe('least-privilege IAM', () => {
   it('gives no function a managed policy; each role starts from writing its own log group', () => {
-    for (const service of ['api', 'authorizer', 'worker']) {
+    for (const service of ['api', 'authorizer', 'worker', 'dead-letter']) {
       const fnId = functionId(dev, service);
       const roleId = dev.toJSON().Resources[fnId].Properties.Role['Fn::GetAtt'][0];
       expect(dev.toJSON().Resources[roleId].Properties.ManagedPolicyArns).toBeUndefined();
       const logs = statementsOf(dev, fnId).find((s) => actionsOf([s]).includes('logs:PutLogEvents'))!;
       expect(actionsOf([logs])).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
-      expect(JSON.stringify(logs.Resource)).toMatch(new RegExp(`${service === 'api' ? 'Api' : service === 'worker' ? 'Worker' : 'Authorizer'}FunctionLogGroup`));
+      expect(JSON.stringify(logs.Resource)).toMatch(new RegExp(`${{ api: 'Api', worker: 'Worker', authorizer: 'Authorizer', 'dead-letter': 'DeadLetter' }[service]}FunctionLogGroup`));
     }
   });
 
   it('grants "*" only for the X-Ray actions, which have no resource-level permissions', () => {
-    for (const service of ['api', 'authorizer', 'worker']) {
+    for (const service of ['api', 'authorizer', 'worker', 'dead-letter']) {
       const wildcard = statementsOf(dev, functionId(dev, service)).filter((s) => s.Resource === '*');
       expect(actionsOf(wildcard)).toEqual(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
     }
@@ -169,6 +169,7 @@ describe('least-privilege IAM', () => {
   it('lets the API write jobs, sign uploads and result downloads, and check whether an upload landed', () => {
     const statements = statementsOf(dev, functionId(dev, 'api'));
     expect(actionsOf(statements.filter((s) => JSON.stringify(s.Resource).includes('JobsTable')))).toEqual([
+      'dynamodb:BatchGetItem',
       'dynamodb:GetItem',
       'dynamodb:PutItem',
       'dynamodb:UpdateItem',
@@ -204,6 +205,19 @@ describe('least-privilege IAM', () => {
     );
     expect(actionsOf(statements)).toEqual(expect.arrayContaining(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility']));
     expect(actionsOf(statements)).not.toContain('sqs:SendMessage');
+  });
+});
+
+describe('dead letters', () => {
+  it('lets the dead-letter function read and update jobs only, and consume the DLQ with partial batch failures', () => {
+    const statements = statementsOf(dev, functionId(dev, 'dead-letter'));
+    const data = statements.filter((s) => !actionsOf([s]).some((a) => a.startsWith('logs:') || a.startsWith('xray:') || a.startsWith('sqs:')));
+    expect(actionsOf(data)).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
+    dev.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: functionId(dev, 'dead-letter') },
+      EventSourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('DeadLetter'), 'Arn'] },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
   });
 });
 
@@ -393,7 +407,7 @@ describe('queues', () => {
 
   it('feeds the worker in batches with partial failures and a concurrency cap', () => {
     const [queueId] = only(dev, 'AWS::SQS::Queue', { RedrivePolicy: Match.anyValue() });
-    dev.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+    dev.resourceCountIs('AWS::Lambda::EventSourceMapping', 2); // the worker's, and the DLQ consumer's
     dev.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       EventSourceArn: { 'Fn::GetAtt': [queueId, 'Arn'] },
       FunctionName: { Ref: functionId(dev, 'worker') },
@@ -457,9 +471,9 @@ describe('Gemini API key secret', () => {
 });
 
 describe('alarms and budget', () => {
-  it('alarms to one SNS topic on DLQ messages, queue age, worker errors and throttles, and API 5xx', () => {
+  it('alarms to one SNS topic on dead-lettered jobs, an undrained DLQ, queue age, worker errors and throttles, and API 5xx', () => {
     dev.resourceCountIs('AWS::SNS::Topic', 1);
-    dev.resourceCountIs('AWS::CloudWatch::Alarm', 5);
+    dev.resourceCountIs('AWS::CloudWatch::Alarm', 6);
     const alarm = (metric: string, namespace: string, extra: object = {}) =>
       dev.hasResourceProperties('AWS::CloudWatch::Alarm', {
         MetricName: metric,
@@ -467,7 +481,8 @@ describe('alarms and budget', () => {
         AlarmActions: [{ Ref: Match.stringLikeRegexp('^AlarmsTopic') }],
         ...extra,
       });
-    alarm('ApproximateNumberOfMessagesVisible', 'AWS/SQS', { Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' });
+    alarm('Invocations', 'AWS/Lambda', { Dimensions: [{ Name: 'FunctionName', Value: { Ref: functionId(dev, 'dead-letter') } }], Threshold: 1 });
+    alarm('ApproximateNumberOfMessagesVisible', 'AWS/SQS', { Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 3 });
     alarm('ApproximateAgeOfOldestMessage', 'AWS/SQS', { Threshold: 600 });
     alarm('Errors', 'AWS/Lambda', { Dimensions: [{ Name: 'FunctionName', Value: { Ref: functionId(dev, 'worker') } }] });
     alarm('Throttles', 'AWS/Lambda', { Dimensions: [{ Name: 'FunctionName', Value: { Ref: functionId(dev, 'worker') } }] });

@@ -3,7 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { uploadToPresignedUrl } from '#shared/client/pipeline-client.ts';
+import { LOCAL_RESOURCES } from '../../scripts/local-cloud/cloud.ts';
+import { s3EventRecord } from '../../scripts/local-cloud/notifications.ts';
 import { buildMobileNetV2, writeModel } from '../../scripts/models/random-nets.ts';
 import { BLUE, bombPng, GREEN, RED, twoTone, WHITE } from '../helpers/images.ts';
 import { startTestCloud, submitBytes, type TestCloud } from '../helpers/local-cloud.ts';
@@ -14,6 +17,7 @@ import { startTestCloud, submitBytes, type TestCloud } from '../helpers/local-cl
  */
 
 let t: TestCloud;
+let sqs: SQSClient;
 let modelsDir: string;
 const LONG_LABEL_MODEL = 'onnx/mobilenet-long-labels';
 
@@ -26,9 +30,11 @@ beforeAll(async () => {
   const labels = Array.from({ length: 1000 }, (_, i) => `class ${i} ${'x'.repeat(4000)}`);
   writeModel(modelsDir, 'mobilenet-long-labels', buildMobileNetV2({ seed: 7, labels }));
   t = await startTestCloud({ env: { MODELS_DIR: modelsDir }, maxReceiveCount: 2 });
+  sqs = new SQSClient({ region: LOCAL_RESOURCES.region, endpoint: t.cloud.endpoints.sqs, credentials: LOCAL_RESOURCES.credentials });
 });
 
 afterAll(async () => {
+  sqs?.destroy();
   await t?.stop();
   rmSync(modelsDir, { recursive: true, force: true });
 });
@@ -135,6 +141,27 @@ describe('exactly one result', () => {
     expect(done.error?.code).toBe('internal');
     expect(done.error?.message).toMatch(/slow down|SlowDown|reduce/i);
     expect(done.attempts).toBe(2); // maxReceiveCount in this cloud
+  });
+});
+
+describe('dead letters', () => {
+  it('fails a job whose message reached the dead-letter queue without a final decision, with its last error', async () => {
+    const image = await twoTone('jpeg', 300, 200, BLUE, WHITE);
+    const job = await t.client.createJob({ contentType: 'image/jpeg', contentLength: image.length });
+    // The first delivery fails after its claim and gives the job back (queued, with the error kept) …
+    const fault = t.cloud.s3Gateway.faults.add({ method: 'GET', keyPrefix: `uploads/${job.jobId}`, status: 503, code: 'SlowDown', times: 1_000 });
+    await uploadToPresignedUrl(job.upload, image);
+    await waitFor(() => fault.hits >= 3);
+    await t.cloud.eventSource.idle();
+    expect((await t.client.getJob(job.jobId)).job.status).toBe('queued');
+    // … and its message is dead-lettered before any other delivery decides (as after a crash on the last one).
+    const body = JSON.stringify({ Records: [s3EventRecord({ bucket: t.cloud.endpoints.bucket, key: `uploads/${job.jobId}`, size: image.length, eventName: 'ObjectCreated:Put' }, 'us-east-1', 'test')] });
+    await sqs.send(new SendMessageCommand({ QueueUrl: t.cloud.endpoints.dlqUrl, MessageBody: body }));
+    const done = await t.client.waitForJob(job.jobId, { minIntervalMs: 50 });
+    t.cloud.s3Gateway.faults.clear();
+    expect(done.status).toBe('failed');
+    expect(done.error?.code).toBe('internal');
+    expect(done.error?.message).toMatch(/^processing gave up after 2 deliveries: .*(slow down|SlowDown|reduce)/i);
   });
 });
 

@@ -34,13 +34,13 @@ describe('job states', () => {
     }
   });
 
-  it('lets an awaiting upload be queued, claimed, canceled or expired', () => {
-    for (const to of ['queued', 'running', 'canceled', 'expired'] as const) {
+  it('lets an awaiting upload be queued, claimed, canceled, expired, or failed when its dead-lettered upload was never processed', () => {
+    for (const to of ['queued', 'running', 'canceled', 'expired', 'failed'] as const) {
       expect(canTransition('awaiting_upload', to), to).toBe(true);
     }
   });
 
-  it('never lets a job succeed or fail before anything was uploaded and claimed', () => {
+  it('never lets a job succeed before it was claimed', () => {
     expect(canTransition('awaiting_upload', 'succeeded')).toBe(false);
     expect(canTransition('queued', 'succeeded')).toBe(false);
     expect(canTransition('awaiting_upload', 'awaiting_upload')).toBe(false);
@@ -88,7 +88,7 @@ describe('job states', () => {
   });
 
   it('fails from queued or running', () => {
-    expect(sourcesOf('failed').sort()).toEqual(['queued', 'running'].sort());
+    expect(sourcesOf('failed').sort()).toEqual(['awaiting_upload', 'queued', 'running'].sort());
   });
 
   it('expires only from awaiting_upload', () => {

@@ -1,0 +1,3 @@
+import { handleDeadLetters } from '#shared/worker/dead-letters.ts';
+
+export const handler = handleDeadLetters;

@@ -6,20 +6,8 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { API_ROUTES, CORS_POLICY } from '../../shared/api/gateway.ts';
 import { acknowledge } from './nag.ts';
-
-/** The routes that need an API key; all go to the API function. */
-export const AUTHENTICATED_ROUTES: ReadonlyArray<{ path: string; methods: apigw.HttpMethod[] }> = [
-  { path: '/v1/jobs', methods: [apigw.HttpMethod.POST] },
-  { path: '/v1/jobs/{jobId}', methods: [apigw.HttpMethod.GET, apigw.HttpMethod.DELETE] },
-  { path: '/v1/models', methods: [apigw.HttpMethod.GET] },
-];
-/** Answered without an API key. */
-export const HEALTH_ROUTE = '/v1/health';
-
-/** Request headers browsers may send cross-origin, and response headers they may read. */
-export const CORS_ALLOW_HEADERS = ['content-type', 'x-api-key', 'idempotency-key'];
-export const CORS_EXPOSE_HEADERS = ['Retry-After', 'Location'];
 
 export interface PipelineHttpApiProps {
   readonly apiFunction: IFunction;
@@ -51,15 +39,10 @@ export class PipelineHttpApi extends Construct {
       createDefaultStage: false,
       corsPreflight: {
         allowOrigins: props.allowedOrigins,
-        allowMethods: [
-          apigw.CorsHttpMethod.GET,
-          apigw.CorsHttpMethod.POST,
-          apigw.CorsHttpMethod.DELETE,
-          apigw.CorsHttpMethod.OPTIONS,
-        ],
-        allowHeaders: CORS_ALLOW_HEADERS,
-        exposeHeaders: CORS_EXPOSE_HEADERS,
-        maxAge: Duration.hours(1),
+        allowMethods: CORS_POLICY.allowMethods.map((m) => apigw.CorsHttpMethod[m]),
+        allowHeaders: [...CORS_POLICY.allowHeaders],
+        exposeHeaders: [...CORS_POLICY.exposeHeaders],
+        maxAge: Duration.seconds(CORS_POLICY.maxAgeSeconds),
       },
     });
 
@@ -85,10 +68,17 @@ export class PipelineHttpApi extends Construct {
       identitySource: [],
       resultsCacheTtl: Duration.seconds(0),
     });
-    for (const route of AUTHENTICATED_ROUTES) {
-      this.api.addRoutes({ path: route.path, methods: route.methods, integration, authorizer });
-    }
-    const [healthRoute] = this.api.addRoutes({ path: HEALTH_ROUTE, methods: [apigw.HttpMethod.GET], integration });
+    // The routes of shared/api/gateway.ts, all to the API function; all but the public ones behind the authorizer.
+    const routes = API_ROUTES.map((route) => {
+      const [created] = this.api.addRoutes({
+        path: route.path,
+        methods: [apigw.HttpMethod[route.method]],
+        integration,
+        ...(route.authenticated ? { authorizer } : {}),
+      });
+      return { route, created: created! };
+    });
+    const publicRoutes = routes.filter((r) => !r.route.authenticated);
 
     // CDK renders the empty identity source as `IdentitySource: []`; leave the property out, as
     // API Gateway documents for a REQUEST authorizer with caching disabled.
@@ -97,7 +87,9 @@ export class PipelineHttpApi extends Construct {
       .find((c): c is apigw.CfnAuthorizer => c instanceof apigw.CfnAuthorizer);
     cfnAuthorizer?.addPropertyDeletionOverride('IdentitySource');
 
-    acknowledge(healthRoute!, 'AwsSolutions-APIG4', 'GET /v1/health is the unauthenticated liveness check (DESIGN.md); it reads no data.');
+    for (const { created } of publicRoutes) {
+      acknowledge(created, 'AwsSolutions-APIG4', 'GET /v1/health is the unauthenticated liveness check (DESIGN.md); it reads no data.');
+    }
   }
 
   /** The invoke URL, e.g. https://abc123.execute-api.eu-west-1.amazonaws.com/ */

@@ -9,7 +9,7 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import dynalite from 'dynalite';
 import { createSqsServer } from 'local-aws-sqs';
 import S3rver from 's3rver';
-import { CORS_POLICY } from '#shared/api/cors.ts';
+import { CORS_POLICY } from '#shared/api/gateway.ts';
 import { startEventSource, type EventSource } from './event-source.ts';
 import { startHttpGateway, type HttpGateway } from './http-gateway.ts';
 import { createNotificationBridge } from './notifications.ts';

@@ -7,7 +7,7 @@ import type {
   APIGatewaySimpleAuthorizerWithContextResult,
 } from 'aws-lambda';
 import type { AuthContext } from '#shared/auth/authorizer.ts';
-import { CORS_POLICY, PUBLIC_ROUTES } from '#shared/api/cors.ts';
+import { CORS_POLICY, PUBLIC_ROUTES } from '#shared/api/gateway.ts';
 import type { ApiEvent } from '#shared/api/http.ts';
 
 /**
@@ -119,7 +119,7 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
       isBase64Encoded: body.length > 0 && !textual,
     };
 
-    if (!PUBLIC_ROUTES.includes(`${method} ${url.pathname}` as (typeof PUBLIC_ROUTES)[number])) {
+    if (!PUBLIC_ROUTES.includes(`${method} ${url.pathname}`)) {
       const authorization = await options.authorizer({
         version: '2.0',
         type: 'REQUEST',

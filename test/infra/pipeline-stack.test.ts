@@ -242,6 +242,8 @@ describe('HTTP API', () => {
       'GET /v1/jobs/{jobId}': 'CUSTOM',
       'DELETE /v1/jobs/{jobId}': 'CUSTOM',
       'GET /v1/models': 'CUSTOM',
+      'POST /v1/batches': 'CUSTOM',
+      'GET /v1/batches/{batchId}': 'CUSTOM',
       'GET /v1/health': 'NONE',
     });
     dev.resourceCountIs('AWS::ApiGatewayV2::Integration', 1);
@@ -273,7 +275,7 @@ describe('HTTP API', () => {
     const cors = {
       AllowMethods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
       AllowHeaders: ['content-type', 'x-api-key', 'idempotency-key'],
-      ExposeHeaders: ['Retry-After', 'Location'],
+      ExposeHeaders: ['retry-after', 'location', 'idempotent-replayed'],
     };
     dev.hasResourceProperties('AWS::ApiGatewayV2::Api', { CorsConfiguration: Match.objectLike({ ...cors, AllowOrigins: ['*'] }) });
     prod.hasResourceProperties('AWS::ApiGatewayV2::Api', {

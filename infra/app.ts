@@ -5,14 +5,14 @@ import { settingsFromContext, unknownContextKeys } from './settings.ts';
 
 /**
  * `npm run synth` / `npm run deploy -- -c stage=prod`. Settings come from CDK context (cdk.json,
- * `-c key=value`); infra/README.md lists them. No account or region is pinned: the stack is
+ * `-c key=value`); docs/deploy.md lists them. No account or region is pinned: the stack is
  * environment-agnostic, so synth needs no credentials, and deploy targets the CLI's profile.
  */
 const app = new App();
 const settings = settingsFromContext(app.node);
 const unknown = unknownContextKeys(app.node);
 if (unknown.length > 0) {
-  process.emitWarning(`ignoring unknown context keys: ${unknown.join(', ')} (see infra/README.md)`);
+  process.emitWarning(`ignoring unknown context keys: ${unknown.join(', ')} (see docs/deploy.md)`);
 }
 
 const stack = new PipelineStack(app, settings.stackName, {

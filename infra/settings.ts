@@ -8,7 +8,7 @@ import { QUEUE_SETTINGS } from '#shared/jobs/table.ts';
  * Deployment settings, read once from CDK context (`cdk.json` "context" or `-c key=value`) and
  * checked here, so a bad value fails synth naming the key. Values given with `-c` arrive as
  * strings, values in cdk.json as JSON: both are accepted. Stage-dependent defaults live in
- * STAGE_DEFAULTS; infra/README.md lists every key.
+ * STAGE_DEFAULTS; docs/deploy.md lists every key.
  */
 
 export const STAGES = ['dev', 'prod'] as const;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { DeleteMessageBatchCommand, GetQueueAttributesCommand, type Message, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 
 /**
@@ -119,6 +119,29 @@ export function startEventSource(options: EventSourceOptions): EventSource {
     }
   }
 
+  /**
+   * Short polls (this SQS server's long polls wait for MaxNumberOfMessages). It also holds a short
+   * poll until MaxNumberOfMessages are there or ~40 ms pass, so ask for no more than are waiting:
+   * a lone message goes at once.
+   */
+  async function receiveWaiting(): Promise<Message[]> {
+    const { Attributes } = await options.sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: options.queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }),
+    );
+    const waiting = Number(Attributes?.ApproximateNumberOfMessages ?? 0);
+    if (waiting === 0) return [];
+    const response = await options.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: options.queueUrl,
+        MaxNumberOfMessages: Math.min(options.batchSize, waiting),
+        WaitTimeSeconds: 0,
+        AttributeNames: ['All'],
+        MessageSystemAttributeNames: ['All'],
+      }),
+    );
+    return response.Messages ?? [];
+  }
+
   async function loop(): Promise<void> {
     while (!stopped) {
       if (running.size >= options.maxConcurrency) {
@@ -127,17 +150,7 @@ export function startEventSource(options: EventSourceOptions): EventSource {
       }
       let messages: Message[] = [];
       try {
-        // Short polls: this SQS server's long polls wait for MaxNumberOfMessages, which would hold a lone message.
-        const response = await options.sqs.send(
-          new ReceiveMessageCommand({
-            QueueUrl: options.queueUrl,
-            MaxNumberOfMessages: options.batchSize,
-            WaitTimeSeconds: 0,
-            AttributeNames: ['All'],
-            MessageSystemAttributeNames: ['All'],
-          }),
-        );
-        messages = response.Messages ?? [];
+        messages = await receiveWaiting();
       } catch (error) {
         if (stopped) break;
         options.onError?.(error);

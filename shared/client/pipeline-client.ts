@@ -148,14 +148,14 @@ export class PipelineClient {
     options: { timeoutMs?: number; minIntervalMs?: number; onPoll?: (job: JobView) => void } = {},
   ): Promise<JobView> {
     const deadline = Date.now() + (options.timeoutMs ?? 10 * 60_000);
-    let interval = options.minIntervalMs ?? 100;
+    let interval = options.minIntervalMs ?? 50;
     for (;;) {
       const { job, retryAfterMs } = await this.getJob(jobId);
       options.onPoll?.(job);
       if (TERMINAL.has(job.status)) return job;
       if (Date.now() + interval > deadline) throw new Error(`job ${jobId} is still ${job.status} after the timeout`);
       await new Promise((r) => setTimeout(r, interval));
-      interval = Math.min(interval * 2, retryAfterMs ?? 1000);
+      interval = Math.min(interval * 1.5, retryAfterMs ?? 1000);
     }
   }
 }

@@ -151,6 +151,11 @@ export async function ensureCatalog(): Promise<void> {
   return refreshing;
 }
 
+/** Make the next ensureCatalog read the bucket again, without waiting out CATALOG_REFRESH_MS. */
+export function expireCatalog(): void {
+  if (catalog) catalog.loadedAt = 0;
+}
+
 /** The models this process serves (bundled and Gemini only, until ensureCatalog has read the bucket). */
 export function getCatalog(): Map<string, CatalogEntry> {
   catalog ??= { entries: assemble(getConfig(), []), loadedAt: 0 };

@@ -26,6 +26,9 @@ function session(modelPath: string): Promise<ort.InferenceSession> {
       executionProviders: ['cpu'],
       graphOptimizationLevel: 'all',
       ...(threads > 0 ? { intraOpNumThreads: threads } : {}),
+      // Idle intra-op threads sleep instead of spinning: the spinning took CPU from the decode of
+      // the next image and from the rest of the process (measured: +8 % backfill throughput).
+      extra: { session: { intra_op: { allow_spinning: '0' } } },
     });
     // A failed load is not cached: the next job tries again.
     pending.catch(() => sessions.delete(modelPath));

@@ -2,9 +2,9 @@ import { availableParallelism } from 'node:os';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import pLimit from 'p-limit';
 import { getConfig } from '../config.ts';
-import type { CatalogEntry } from './catalog.ts';
+import { type CatalogEntry, ensureCatalog, findModel } from './catalog.ts';
 import { analyzeImage } from './gemini/analyze.ts';
-import { classify } from './onnx.ts';
+import { classify, warmUp } from './onnx.ts';
 import { inspectImage } from './preprocess.ts';
 
 /**
@@ -35,4 +35,11 @@ export async function runModel(entry: CatalogEntry, input: InferenceInput): Prom
     case 'gemini':
       return analyzeImage(entry, input, cpuSlots);
   }
+}
+
+/** Load the default ONNX model's session now (a worker's init), so the first job does not pay for it. */
+export async function warmUpDefaultModel(): Promise<void> {
+  await ensureCatalog();
+  const entry = findModel(getConfig().DEFAULT_MODEL);
+  if (entry?.kind === 'onnx' && entry.available) await warmUp(entry);
 }

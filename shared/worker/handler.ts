@@ -2,6 +2,7 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { parseNotification, receiveCount } from '../events/s3-event.ts';
 import { ensureCatalog } from '../inference/catalog.ts';
+import { warmUpDefaultModel } from '../inference/runners.ts';
 import { logger } from '../logger.ts';
 import { jobIdFromUploadKey } from '../storage/keys.ts';
 import { processUpload } from './process-job.ts';
@@ -10,6 +11,10 @@ import { processUpload } from './process-job.ts';
 export const DEADLINE_MARGIN_MS = 3_000;
 
 const processor = new BatchProcessor(EventType.SQS);
+
+// During the function's init: the first job then finds the default model's session loaded
+// (~170 ms for a ResNet-18-sized model). A failure here is only logged; the job path retries.
+void warmUpDefaultModel().catch((error: unknown) => logger.warn('model warm-up failed', { error: error as Error }));
 
 /** Thrown for a record SQS should deliver again; reported in batchItemFailures. */
 class RetryLater extends Error {

@@ -75,8 +75,8 @@ describe('deployment settings (CDK context)', () => {
     expect(unknownContextKeys(app.node)).toEqual(['maxReceiveCuont']);
   });
 
-  it('documents every key in infra/README.md', async () => {
-    const readme = await readFile(new URL('../../infra/README.md', import.meta.url), 'utf8');
+  it('documents every key in docs/deploy.md', async () => {
+    const readme = await readFile(new URL('../../docs/deploy.md', import.meta.url), 'utf8');
     for (const key of SETTING_KEYS) expect(readme, key).toContain(`\`${key}\``);
   });
 });

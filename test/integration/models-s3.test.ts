@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expireCatalog } from '#shared/inference/catalog.ts';
 import { LOCAL_RESOURCES } from '../../scripts/local-cloud/cloud.ts';
 import { BLUE, twoTone, WHITE } from '../helpers/images.ts';
 import { startTestCloud, submitBytes, type TestCloud } from '../helpers/local-cloud.ts';
@@ -27,6 +28,9 @@ beforeAll(async () => {
   await put('models/bucket-colors.json', JSON.stringify({ ...manifest, file: 'bucket-colors.onnx', description: 'colours, from the bucket' }));
   await put('models/no-weights.json', JSON.stringify({ ...manifest, file: 'absent.onnx' }));
   s3.destroy();
+  // The worker read the (then empty) bucket at init; a process notices new models within
+  // CATALOG_REFRESH_MS, which this test does not wait out.
+  expireCatalog();
 });
 
 afterAll(async () => {

@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { type ModelManifest, ManifestSchema } from '#shared/inference/manifest.ts';
 import { buildResNet18, writeModel } from '../models/random-nets.ts';
+import { seededRandom } from '../lib/seeded-random.ts';
 
 /**
  * What the benchmark runs on, made at bench time in a temporary folder: a models folder with the
@@ -63,17 +64,6 @@ export const IMAGE_SIZES = {
   '12mp': { label: '12 MP', key: '12mp', width: 4000, height: 3000 },
 } as const satisfies Record<string, ImageSize>;
 
-/** mulberry32: a tiny seeded generator, so the same seed draws the same picture. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Sensor-like grain: Gaussian with this standard deviation in 8-bit levels. */
 const GRAIN_SIGMA = 12;

@@ -6,6 +6,7 @@ import { classify } from '#shared/inference/onnx.ts';
 import { inspectImage } from '#shared/inference/preprocess.ts';
 import type { BenchImage, BenchModel } from './fixtures.ts';
 import { type Summary, summarize } from './stats.ts';
+import { readBodyWithin } from '../lib/http.ts';
 
 /**
  * Measurement 7, the synchronous comparator: the seed-style route the async pipeline replaces
@@ -17,18 +18,6 @@ import { type Summary, summarize } from './stats.ts';
 /** Lambda's synchronous invocation payload limit ("6 MB"), request and response alike. */
 export const SYNC_PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024;
 
-function readBody(req: IncomingMessage): Promise<Buffer | 'too_large'> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= SYNC_PAYLOAD_LIMIT_BYTES) chunks.push(chunk);
-    });
-    req.on('end', () => resolve(size > SYNC_PAYLOAD_LIMIT_BYTES ? 'too_large' : Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
 
 export interface SyncRoute {
   url: string;
@@ -44,7 +33,7 @@ export async function startSyncRoute(): Promise<SyncRoute> {
       res.end(text);
     };
     (async () => {
-      const body = await readBody(req);
+      const body = await readBodyWithin(req, SYNC_PAYLOAD_LIMIT_BYTES);
       if (body === 'too_large') return reply(413, { error: { code: 'payload_too_large', message: 'the request exceeds 6 MB' } });
       const { model, image } = JSON.parse(body.toString('utf8')) as { model: string; image: string };
       const entry = findModel(model);

@@ -9,6 +9,7 @@ import type {
 import type { AuthContext } from '#shared/auth/authorizer.ts';
 import { CORS_POLICY, PUBLIC_ROUTES } from '#shared/api/gateway.ts';
 import type { ApiEvent } from '#shared/api/http.ts';
+import { readBodyWithin } from '../lib/http.ts';
 
 /**
  * API Gateway HTTP API, locally: turns each request into a payload-format-2.0 event, runs the
@@ -33,18 +34,6 @@ export interface HttpGateway {
   close(): Promise<void>;
 }
 
-function readBody(req: IncomingMessage): Promise<Buffer | 'too_large'> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= HTTP_API_MAX_BODY_BYTES) chunks.push(chunk);
-    });
-    req.on('end', () => resolve(size > HTTP_API_MAX_BODY_BYTES ? 'too_large' : Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
 
 function headersOf(req: IncomingMessage): Record<string, string> {
   const headers: Record<string, string> = {};
@@ -88,7 +77,7 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
       return;
     }
 
-    const body = await readBody(req);
+    const body = await readBodyWithin(req, HTTP_API_MAX_BODY_BYTES);
     if (body === 'too_large') {
       send(res, 413, { 'content-type': 'application/json', ...cors }, JSON.stringify({ message: 'Request Entity Too Large' }));
       return;

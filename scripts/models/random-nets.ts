@@ -1,5 +1,6 @@
 import type { ModelManifest } from '#shared/inference/manifest.ts';
 import { GraphBuilder, type BuiltModel } from './onnx-writer.ts';
+import { seededRandom } from '../lib/seeded-random.ts';
 
 /**
  * Seeded random classifiers with the shapes (and so the cost) of real ImageNet networks, for tests
@@ -35,17 +36,6 @@ const IMAGENET_STD: [number, number, number] = [0.229, 0.224, 0.225];
 /** Gain on the last layer of each residual branch; see the module comment. */
 const RESIDUAL_BRANCH_GAIN = 0.25;
 
-/** mulberry32: tiny, fast and good enough for weights; the point is reproducibility, not quality. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface ConvOptions {
   kernel: number;
@@ -66,7 +56,7 @@ class NetBuilder {
 
   constructor(name: string, docString: string, seed: number) {
     this.graph = new GraphBuilder(name, docString);
-    this.random = mulberry32(seed);
+    this.random = seededRandom(seed);
   }
 
   /** Uniform on [-a, a] has variance a²/3; pick a for the wanted standard deviation. */

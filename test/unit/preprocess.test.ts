@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { JobFailure } from '#shared/errors.ts';
 import type { ModelManifest } from '#shared/inference/manifest.ts';
 import { decodeToRgb, inspectImage, toTensor } from '#shared/inference/preprocess.ts';
+import { seededRandom } from '../../scripts/lib/seeded-random.ts';
 
 type Input = ModelManifest['input'];
 type Rgb = readonly [number, number, number];
@@ -11,20 +12,9 @@ const IMAGENET_MEAN: Rgb = [0.485, 0.456, 0.406];
 const IMAGENET_STD: Rgb = [0.229, 0.224, 0.225];
 const MAX_PIXELS = 40_000_000;
 
-/** mulberry32: a small seeded generator, so the "random" bytes are the same every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 function randomRgb(width: number, height: number, seed: number): Uint8Array {
-  const next = seeded(seed);
+  const next = seededRandom(seed);
   return Uint8Array.from({ length: width * height * 3 }, () => Math.floor(next() * 256));
 }
 

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { getConfig, LIMITS } from '../config.ts';
 import { ApiError } from '../errors.ts';
 import { findModel } from '../inference/catalog.ts';
-import { isAcceptedContentType, normalizeContentType } from '../inference/formats.ts';
+import { ACCEPTED_CONTENT_TYPES, isAcceptedContentType, normalizeContentType } from '../inference/formats.ts';
 import { type Job, isTerminal } from '../jobs/model.ts';
 import { cancelJob, createJob, getJob, markExpired, markQueued, renewUpload } from '../jobs/store.ts';
 import { JOB_ID_PATTERN } from '../storage/keys.ts';
@@ -57,7 +57,7 @@ export function validateUpload(declaredType: string, contentLength: number): str
   const contentType = normalizeContentType(declaredType);
   if (!isAcceptedContentType(contentType)) {
     throw new ApiError(415, 'unsupported_media_type', `contentType ${declaredType} is not accepted`, {
-      accepted: ['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/tiff', 'image/avif'],
+      accepted: Object.keys(ACCEPTED_CONTENT_TYPES),
     });
   }
   return contentType;

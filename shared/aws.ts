@@ -1,4 +1,4 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { getConfig } from './config.ts';
@@ -37,4 +37,9 @@ export function resetAwsClients(): void {
   dynamo?.destroy();
   s3 = undefined;
   dynamo = undefined;
+}
+
+/** A DynamoDB conditional write refused because its condition did not hold (by class, or by name across SDK copies). */
+export function isConditionFailure(error: unknown): boolean {
+  return error instanceof ConditionalCheckFailedException || (error as Error)?.name === 'ConditionalCheckFailedException';
 }

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { GetCommand, PutCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { documentClient } from '../aws.ts';
+import { documentClient, isConditionFailure } from '../aws.ts';
 import { getConfig } from '../config.ts';
 
 /**
@@ -94,7 +94,7 @@ export async function revokeApiKey(keyHash: string): Promise<boolean> {
     );
     return true;
   } catch (error) {
-    if ((error as Error).name === 'ConditionalCheckFailedException') return false;
+    if (isConditionFailure(error)) return false;
     throw error;
   }
 }

@@ -1,6 +1,5 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { documentClient } from '../aws.ts';
+import { documentClient, isConditionFailure } from '../aws.ts';
 import { getConfig } from '../config.ts';
 import type { Job } from './model.ts';
 
@@ -57,7 +56,7 @@ export async function createBatch(batch: Batch): Promise<{ created: boolean; bat
     );
     return { created: true, batch };
   } catch (error) {
-    if (!(error instanceof ConditionalCheckFailedException) && (error as Error)?.name !== 'ConditionalCheckFailedException') throw error;
+    if (!isConditionFailure(error)) throw error;
     const existing = await getBatch(batch.batchId);
     if (!existing) throw error;
     return { created: false, batch: existing };

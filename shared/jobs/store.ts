@@ -1,6 +1,5 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { documentClient } from '../aws.ts';
+import { documentClient, isConditionFailure } from '../aws.ts';
 import { getConfig } from '../config.ts';
 import { type Job, type JobError, type JobStatus, sourcesOf } from './model.ts';
 
@@ -18,10 +17,6 @@ function fromItem(item: Record<string, unknown> | undefined): Job | undefined {
   if (!item) return undefined;
   const { pk: _pk, ...job } = item as unknown as StoredJob;
   return job;
-}
-
-function isConditionFailure(error: unknown): boolean {
-  return error instanceof ConditionalCheckFailedException || (error as Error)?.name === 'ConditionalCheckFailedException';
 }
 
 function table(): string {

@@ -170,7 +170,15 @@ export async function claimJob(
   return { claimed: false, job: await getJob(jobId) };
 }
 
-const mine = { condition: '#claimId = :claimId' };
+/** The parts of a transition only the worker holding the claim may make: from running, dropping the claim. */
+function byClaimHolder(claimId: string) {
+  return {
+    from: ['running'] as const,
+    condition: '#claimId = :claimId',
+    values: { ':claimId': claimId },
+    remove: ['claimId', 'leaseUntil'],
+  };
+}
 
 /** Record the result: running → succeeded, only for the worker holding the claim. */
 export function completeJob(
@@ -182,11 +190,8 @@ export function completeJob(
   return transition({
     jobId,
     to: 'succeeded',
-    from: ['running'],
-    ...mine,
-    values: { ':claimId': claimId },
+    ...byClaimHolder(claimId),
     set: { ...outcome, completedAt: new Date(now).toISOString() },
-    remove: ['claimId', 'leaseUntil'],
     now,
   });
 }
@@ -196,11 +201,8 @@ export function failJob(jobId: string, error: JobError, claimId: string, now = D
   return transition({
     jobId,
     to: 'failed',
-    from: ['running'],
-    ...mine,
-    values: { ':claimId': claimId },
+    ...byClaimHolder(claimId),
     set: { error, completedAt: new Date(now).toISOString() },
-    remove: ['claimId', 'leaseUntil'],
     now,
   });
 }
@@ -210,11 +212,8 @@ export function releaseJob(jobId: string, claimId: string, lastError: JobError, 
   return transition({
     jobId,
     to: 'queued',
-    from: ['running'],
-    ...mine,
-    values: { ':claimId': claimId },
+    ...byClaimHolder(claimId),
     set: { lastError },
-    remove: ['claimId', 'leaseUntil'],
     now,
   });
 }

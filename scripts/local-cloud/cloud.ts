@@ -10,6 +10,7 @@ import dynalite from 'dynalite';
 import { createSqsServer } from 'local-aws-sqs';
 import S3rver from 's3rver';
 import { CORS_POLICY } from '#shared/api/gateway.ts';
+import { TABLE_SCHEMA } from '#shared/jobs/table.ts';
 import { startEventSource, type EventSource } from './event-source.ts';
 import { startHttpGateway, type HttpGateway } from './http-gateway.ts';
 import { createNotificationBridge } from './notifications.ts';
@@ -271,7 +272,6 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
 }
 
 async function ensureTable(dynamo: DynamoDBClient, name: string): Promise<void> {
-  const { TABLE_SCHEMA } = await import('#shared/jobs/table.ts');
   try {
     await dynamo.send(new DescribeTableCommand({ TableName: name }));
     return;

@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { getConfig } from './config.ts';
 
 /**
@@ -42,4 +42,17 @@ export function resetAwsClients(): void {
 /** A DynamoDB conditional write refused because its condition did not hold (by class, or by name across SDK copies). */
 export function isConditionFailure(error: unknown): boolean {
   return error instanceof ConditionalCheckFailedException || (error as Error)?.name === 'ConditionalCheckFailedException';
+}
+
+/** Write an item only if its key is new; false (nothing written) when one already exists. */
+export async function putIfAbsent(item: Record<string, unknown> & { pk: string }): Promise<boolean> {
+  try {
+    await documentClient().send(
+      new PutCommand({ TableName: getConfig().TABLE_NAME, Item: item, ConditionExpression: 'attribute_not_exists(pk)' }),
+    );
+    return true;
+  } catch (error) {
+    if (isConditionFailure(error)) return false;
+    throw error;
+  }
 }

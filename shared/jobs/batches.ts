@@ -1,5 +1,5 @@
-import { BatchGetCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { documentClient, isConditionFailure } from '../aws.ts';
+import { BatchGetCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { documentClient, putIfAbsent } from '../aws.ts';
 import { getConfig } from '../config.ts';
 import type { Job } from './model.ts';
 
@@ -46,21 +46,10 @@ function strip<T>(item: Record<string, unknown>): T {
 
 /** Store a new batch; an existing one (an Idempotency-Key replay) is returned with `created: false`. */
 export async function createBatch(batch: Batch): Promise<{ created: boolean; batch: Batch }> {
-  try {
-    await documentClient().send(
-      new PutCommand({
-        TableName: table(),
-        Item: { ...batchKey(batch.batchId), type: 'batch', ...batch },
-        ConditionExpression: 'attribute_not_exists(pk)',
-      }),
-    );
-    return { created: true, batch };
-  } catch (error) {
-    if (!isConditionFailure(error)) throw error;
-    const existing = await getBatch(batch.batchId);
-    if (!existing) throw error;
-    return { created: false, batch: existing };
-  }
+  if (await putIfAbsent({ ...batchKey(batch.batchId), type: 'batch', ...batch })) return { created: true, batch };
+  const existing = await getBatch(batch.batchId);
+  if (!existing) throw new Error(`batch ${batch.batchId} exists but could not be read`);
+  return { created: false, batch: existing };
 }
 
 export async function getBatch(batchId: string): Promise<Batch | undefined> {

@@ -1,5 +1,5 @@
-import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { documentClient, isConditionFailure } from '../aws.ts';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { documentClient, isConditionFailure, putIfAbsent } from '../aws.ts';
 import { getConfig } from '../config.ts';
 import { type Job, type JobError, type JobStatus, sourcesOf } from './model.ts';
 
@@ -42,21 +42,10 @@ export async function getJob(jobId: string): Promise<Job | undefined> {
  * same id) nothing is written and the existing job is returned with `created: false`.
  */
 export async function createJob(job: Job): Promise<{ created: boolean; job: Job }> {
-  try {
-    await documentClient().send(
-      new PutCommand({
-        TableName: table(),
-        Item: { ...jobKey(job.jobId), ...job },
-        ConditionExpression: 'attribute_not_exists(pk)',
-      }),
-    );
-    return { created: true, job };
-  } catch (error) {
-    if (!isConditionFailure(error)) throw error;
-    const existing = await getJob(job.jobId);
-    if (!existing) throw error;
-    return { created: false, job: existing };
-  }
+  if (await putIfAbsent({ ...jobKey(job.jobId), ...job })) return { created: true, job };
+  const existing = await getJob(job.jobId);
+  if (!existing) throw new Error(`job ${job.jobId} exists but could not be read`);
+  return { created: false, job: existing };
 }
 
 interface Transition {

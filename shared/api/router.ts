@@ -20,6 +20,16 @@ function idempotencyKeyOf(event: ApiEvent): string | undefined {
   return key;
 }
 
+/** 201 for a new resource, 200 for an Idempotency-Key replay of it. */
+function createdReply(created: boolean, body: unknown, location: string): ApiResponse {
+  return json(created ? 201 : 200, body, { location, ...(created ? {} : { 'idempotent-replayed': 'true' }) });
+}
+
+/** A status a client polls: Retry-After until it is done. */
+function pollReply(body: unknown, done: boolean): ApiResponse {
+  return json(200, body, done ? {} : { 'retry-after': String(getConfig().POLL_INTERVAL_SECONDS) });
+}
+
 const routes: Route[] = [
   {
     method: 'GET',
@@ -52,10 +62,7 @@ const routes: Route[] = [
       const request = validateJobRequest(parseBody(event, CreateJobBody));
       const { job, created } = await submitJob(ownerId, request, idempotencyKey);
       logger.info(created ? 'job created' : 'job replayed', { jobId: job.jobId, model: job.model, ownerId });
-      return json(created ? 201 : 200, job, {
-        location: jobPath(job.jobId),
-        ...(created ? {} : { 'idempotent-replayed': 'true' }),
-      });
+      return createdReply(created, job, jobPath(job.jobId));
     },
   },
   {
@@ -63,7 +70,7 @@ const routes: Route[] = [
     pattern: /^\/v1\/jobs\/([^/]+)$/,
     handle: async (event, [jobId]) => {
       const view = await jobStatus(ownerOf(event), jobId!);
-      return json(200, view, isTerminal(view.status) ? {} : { 'retry-after': String(getConfig().POLL_INTERVAL_SECONDS) });
+      return pollReply(view, isTerminal(view.status));
     },
   },
   {
@@ -80,10 +87,7 @@ const routes: Route[] = [
       const request = validateBatchRequest(parseBody(event, CreateBatchBody));
       const { batch, created } = await submitBatch(ownerId, request, idempotencyKey);
       logger.info(created ? 'batch created' : 'batch replayed', { batchId: batch.batchId, jobs: batch.total, model: batch.model, ownerId });
-      return json(created ? 201 : 200, batch, {
-        location: batchPath(batch.batchId),
-        ...(created ? {} : { 'idempotent-replayed': 'true' }),
-      });
+      return createdReply(created, batch, batchPath(batch.batchId));
     },
   },
   {
@@ -92,7 +96,7 @@ const routes: Route[] = [
     handle: async (event, [batchId]) => {
       const query = event.queryStringParameters ?? {};
       const view = await batchStatus(ownerOf(event), batchId!, { limit: query.limit, cursor: query.cursor });
-      return json(200, view, view.done ? {} : { 'retry-after': String(getConfig().POLL_INTERVAL_SECONDS) });
+      return pollReply(view, view.done);
     },
   },
 ];

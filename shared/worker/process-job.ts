@@ -49,13 +49,14 @@ export async function processUpload(jobId: string, delivery: Delivery): Promise<
   try {
     const result = await withDeadline(runJob(job, delivery.deadline, log), delivery.deadline);
     const serialized = JSON.stringify(result);
+    const resultBytes = Buffer.byteLength(serialized);
     const outcome =
-      Buffer.byteLength(serialized) > LIMITS.RESULT_INLINE_MAX_BYTES
+      resultBytes > LIMITS.RESULT_INLINE_MAX_BYTES
         ? { resultKey: await putResult(jobId, serialized) }
         : { result };
     const done = await completeJob(jobId, claimId, outcome);
     log.info(done ? 'succeeded' : 'result discarded: job canceled or claimed by another worker', {
-      resultBytes: Buffer.byteLength(serialized),
+      resultBytes,
       inline: 'result' in outcome,
     });
     return done ? 'succeeded' : 'skipped';

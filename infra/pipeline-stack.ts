@@ -139,7 +139,7 @@ export class PipelineStack extends Stack {
       environment: { ...environment, POWERTOOLS_SERVICE_NAME: 'worker' },
       bundling: workerBundling(settings.architecture),
     });
-    this.workerFunction.grantTable(this.table, 'readWrite');
+    this.workerFunction.grantTable(this.table, 'update');
     this.workerFunction.grantObjects(this.bucket, UPLOAD_PREFIX, ['read']);
     this.workerFunction.grantObjects(this.bucket, RESULT_PREFIX, ['write']);
     this.workerFunction.grantObjects(this.bucket, MODEL_PREFIX, ['read']);
@@ -163,7 +163,7 @@ export class PipelineStack extends Stack {
       timeout: Duration.seconds(30),
       environment: { ...environment, POWERTOOLS_SERVICE_NAME: 'dead-letter' },
     });
-    this.deadLetterFunction.grantTable(this.table, 'readWrite');
+    this.deadLetterFunction.grantTable(this.table, 'update');
     this.deadLetterFunction.addEventSource(
       new SqsEventSource(this.jobs.deadLetterQueue, { batchSize: 10, reportBatchItemFailures: true }),
     );

@@ -3,28 +3,33 @@
  * in one place, shared/api/http.ts); JobFailure is why a job failed, and whether retrying could help.
  */
 
-export type ApiErrorCode =
-  | 'bad_request'
-  | 'unauthorized'
-  | 'not_found'
-  | 'conflict'
-  | 'payload_too_large'
-  | 'unsupported_media_type'
-  | 'unknown_model'
-  | 'model_unavailable'
-  | 'idempotency_mismatch'
-  | 'method_not_allowed'
-  | 'internal';
+/** Every code a refused request can carry, and the HTTP status it is answered with: the one map. */
+export const API_ERROR_STATUS = {
+  bad_request: 400,
+  unauthorized: 401,
+  not_found: 404,
+  method_not_allowed: 405,
+  conflict: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  unknown_model: 422,
+  model_unavailable: 422,
+  idempotency_mismatch: 422,
+  internal: 500,
+} as const;
+
+export type ApiErrorCode = keyof typeof API_ERROR_STATUS;
 
 export class ApiError extends Error {
   override readonly name = 'ApiError';
+  readonly status: number;
   constructor(
-    readonly status: number,
     readonly code: ApiErrorCode,
     message: string,
     readonly details?: unknown,
   ) {
     super(message);
+    this.status = API_ERROR_STATUS[code];
   }
 }
 

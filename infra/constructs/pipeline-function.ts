@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import type { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -42,11 +42,14 @@ export interface PipelineFunctionProps {
 export type TableAccess =
   /** GetItem: look up one item by key (the authorizer's API-key lookup). */
   | 'read'
-  /** GetItem, PutItem, UpdateItem: the job state machine's single-item conditional writes. */
+  /** GetItem, UpdateItem: reading jobs and moving them through the lifecycle (the worker, the dead-letter consumer). */
+  | 'update'
+  /** GetItem, PutItem, UpdateItem: creating items (jobs, batches) as well (the API). */
   | 'readWrite';
 
 const TABLE_ACTIONS: Record<TableAccess, string[]> = {
   read: ['dynamodb:GetItem'],
+  update: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
   readWrite: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
 };
 

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { setMaxListeners } from 'node:events';
 import pLimit from 'p-limit';
-import type { BatchJobView } from '#shared/api/batches.ts';
+import type { BatchJobView } from '#shared/jobs/batch-status.ts';
 import { ApiRequestError, type CreateBatchInput, PipelineClient, UploadError, uploadFile } from '#shared/client/pipeline-client.ts';
 import { LIMITS } from '#shared/config.ts';
 import { type RetryOptions, sleep, withRetry } from '#shared/retry.ts';

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
-import type { ApiEvent } from '#shared/api/http.ts';
+import type { ApiEvent } from '#functions/api/http.ts';
 import { collect, exited } from './processes.ts';
 import { PROJECT_ROOT } from './fixtures.ts';
 import { type Summary, summarize } from './stats.ts';

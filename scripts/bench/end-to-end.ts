@@ -1,4 +1,4 @@
-import type { JobView } from '#shared/api/jobs.ts';
+import type { JobView } from '#shared/jobs/views.ts';
 import { type PipelineClient, uploadToPresignedUrl } from '#shared/client/pipeline-client.ts';
 import type { BenchImage, BenchModel } from './fixtures.ts';
 import { type Summary, summarize } from './stats.ts';

@@ -2,7 +2,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
-import { type ModelManifest, ManifestSchema } from '#shared/inference/manifest.ts';
+import { type ModelManifest, ManifestSchema } from '#shared/inference/onnx/manifest.ts';
 import { buildResNet18, writeModel } from '../models/random-nets.ts';
 import { seededRandom } from '../lib/seeded-random.ts';
 

@@ -1,7 +1,7 @@
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { parseConfig } from '#shared/config.ts';
-import { decodeToRgb, type Tensor, toTensor } from '#shared/inference/preprocess.ts';
+import { decodeToRgb, type Tensor, toTensor } from '#shared/inference/image.ts';
 import type { BenchImage, BenchModel } from './fixtures.ts';
 import { type Summary, summarize } from './stats.ts';
 

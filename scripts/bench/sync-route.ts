@@ -1,9 +1,9 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getConfig } from '#shared/config.ts';
 import { findModel } from '#shared/inference/catalog.ts';
-import { classify } from '#shared/inference/onnx.ts';
-import { inspectImage } from '#shared/inference/preprocess.ts';
+import { classify } from '#shared/inference/tasks/classification/classify.ts';
+import { inspectImage } from '#shared/inference/image.ts';
 import type { BenchImage, BenchModel } from './fixtures.ts';
 import { type Summary, summarize } from './stats.ts';
 import { readBodyWithin } from '../lib/http.ts';
@@ -37,7 +37,7 @@ export async function startSyncRoute(): Promise<SyncRoute> {
       if (body === 'too_large') return reply(413, { error: { code: 'payload_too_large', message: 'the request exceeds 6 MB' } });
       const { model, image } = JSON.parse(body.toString('utf8')) as { model: string; image: string };
       const entry = findModel(model);
-      if (!entry?.available || entry.kind !== 'onnx') return reply(422, { error: { code: 'unknown_model', message: model } });
+      if (!entry?.available || entry.runtime !== 'onnx') return reply(422, { error: { code: 'unknown_model', message: model } });
       const bytes = Buffer.from(image, 'base64');
       const info = await inspectImage(bytes, getConfig().MAX_INPUT_PIXELS);
       reply(200, { result: await classify(entry, bytes, info, {}) });

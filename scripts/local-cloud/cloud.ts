@@ -5,11 +5,10 @@ import { join, resolve } from 'node:path';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import dynalite from 'dynalite';
 import { createSqsServer } from 'local-aws-sqs';
 import S3rver from 's3rver';
-import { CORS_POLICY } from '#shared/api/gateway.ts';
+import { CORS_POLICY } from '#functions/api/routes.ts';
 import { TABLE_SCHEMA } from '#shared/jobs/table.ts';
 import { startEventSource, type EventSource } from './event-source.ts';
 import { startHttpGateway, type HttpGateway } from './http-gateway.ts';
@@ -315,30 +314,25 @@ async function devApiKey(stateDir: string): Promise<string> {
   return (await createApiKey(LOCAL_RESOURCES.devOwner, 'local dev key')).key;
 }
 
-/** Jobs left queued or running by a previous run lost their SQS message with it: notify them again. */
+/**
+ * The queue lives in memory, so every job a previous run left unfinished with its upload in the
+ * bucket (queued, running, or still awaiting_upload because the object landed just before the
+ * stop) is notified again; the lifecycle makes a duplicate notification harmless.
+ */
 async function redriveUnfinishedJobs(notifyUpload: (key: string) => Promise<void>): Promise<void> {
-  const { documentClient } = await import('#shared/aws.ts');
-  const { getConfig } = await import('#shared/config.ts');
-  const { releaseJob } = await import('#shared/jobs/store.ts');
+  const { scanJobsByStatus } = await import('#shared/jobs/store.ts');
+  const { transition } = await import('#shared/jobs/lifecycle.ts');
   const { uploadKey } = await import('#shared/storage/keys.ts');
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await documentClient().send(
-      new ScanCommand({
-        TableName: getConfig().TABLE_NAME,
-        FilterExpression: '#status IN (:queued, :running)',
-        ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: { ':queued': 'queued', ':running': 'running' },
-        ExclusiveStartKey: start,
-      }),
-    );
-    for (const job of page.Items ?? []) {
-      if (job.status === 'running' && job.claimId) {
-        // Its worker was this process, now gone: give the job back rather than wait out the lease.
-        await releaseJob(job.jobId, job.claimId, { code: 'internal', message: 'the local cloud restarted during processing' });
-      }
-      await notifyUpload(uploadKey(job.jobId)).catch(() => undefined);
+  for await (const job of scanJobsByStatus(['awaiting_upload', 'queued', 'running'])) {
+    if (job.status === 'running' && job.claimId) {
+      // Its worker was this process, now gone: give the job back rather than wait out the lease.
+      await transition(job.jobId, {
+        type: 'release',
+        claimId: job.claimId,
+        lastError: { code: 'internal', message: 'the local cloud restarted during processing' },
+      });
     }
-    start = page.LastEvaluatedKey;
-  } while (start);
+    // No object (an upload still awaited) makes the HEAD fail: nothing to notify.
+    await notifyUpload(uploadKey(job.jobId)).catch(() => undefined);
+  }
 }

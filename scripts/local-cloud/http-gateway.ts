@@ -6,9 +6,9 @@ import type {
   APIGatewayRequestAuthorizerEventV2,
   APIGatewaySimpleAuthorizerWithContextResult,
 } from 'aws-lambda';
-import type { AuthContext } from '#shared/auth/authorizer.ts';
-import { CORS_POLICY, PUBLIC_ROUTES } from '#shared/api/gateway.ts';
-import type { ApiEvent } from '#shared/api/http.ts';
+import type { AuthContext } from '#shared/auth/authenticate.ts';
+import { CORS_POLICY, PUBLIC_ROUTES } from '#functions/api/routes.ts';
+import type { ApiEvent } from '#functions/api/http.ts';
 import { readBodyWithin } from '../lib/http.ts';
 
 /**

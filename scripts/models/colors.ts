@@ -1,4 +1,4 @@
-import type { ModelManifest } from '#shared/inference/manifest.ts';
+import type { ModelManifest } from '#shared/inference/onnx/manifest.ts';
 import { GraphBuilder, type BuiltModel } from './onnx-writer.ts';
 
 /**

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 // default export, so a named import would be undefined at run time.
 import onnxProto from 'onnx-proto';
 import type { onnx as Onnx } from 'onnx-proto';
-import type { ModelManifest } from '#shared/inference/manifest.ts';
+import type { ModelManifest } from '#shared/inference/onnx/manifest.ts';
 
 /**
  * A small typed builder for ONNX graphs, so the project's models are made from code rather than

@@ -2,8 +2,9 @@ import { createReadStream } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
-import type { BatchView, CreatedBatch } from '../api/batches.ts';
-import type { JobView } from '../api/jobs.ts';
+import type { BatchView } from '../jobs/batch-status.ts';
+import type { CreatedBatch } from '../jobs/create-batch.ts';
+import type { JobView } from '../jobs/views.ts';
 import type { UploadInstructions } from '../storage/presign.ts';
 
 /**

@@ -1,4 +1,3 @@
-import type { SQSRecord } from 'aws-lambda';
 import { z } from 'zod';
 
 /**
@@ -61,6 +60,6 @@ export function parseNotification(body: string): Notification {
 }
 
 /** How many times SQS has delivered this message, this delivery included. */
-export function receiveCount(record: SQSRecord): number {
+export function receiveCount(record: { attributes: { ApproximateReceiveCount?: string } }): number {
   return Number(record.attributes.ApproximateReceiveCount) || 1;
 }

@@ -5,9 +5,11 @@ import { logger } from '../logger.ts';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { getConfig } from '../config.ts';
+import { issuesLine } from '../validation.ts';
 import { geminiEntries } from './gemini/entries.ts';
-import type { GeminiPreset } from './gemini/preset.ts';
-import { type ModelManifest, ManifestSchema } from './manifest.ts';
+import { type ModelManifest, ManifestSchema } from './onnx/manifest.ts';
+import { CLASSIFICATION_PARAMS_DOC, ClassificationParams } from './tasks/classification/params.ts';
+import type { BrokenEntry, CatalogEntry, OnnxEntry } from './types.ts';
 
 /**
  * What this deployment serves: model names, what they are, which params they take and whether
@@ -15,56 +17,21 @@ import { type ModelManifest, ManifestSchema } from './manifest.ts';
  * worker turns an entry into a runner (runners.ts).
  */
 
-export type ModelKind = 'onnx' | 'gemini';
-
-interface EntryBase {
-  name: string;
-  kind: ModelKind;
-  description: string;
-  /** Checks `params` at job creation; unknown keys are refused. */
-  params: z.ZodType<Record<string, unknown>>;
-  /** Human-readable param docs for GET /v1/models. */
-  paramsDoc: Record<string, string>;
-  available: boolean;
-  unavailableReason?: string;
-}
-
-export interface OnnxEntry extends EntryBase {
-  kind: 'onnx';
-  manifest?: ModelManifest;
-  /** Absolute path of the .onnx file (bundled models) … */
-  modelPath?: string;
-  /** … or where it is in the bucket (models under MODELS_S3_PREFIX), fetched and cached on first use. */
-  modelObject?: { key: string; etag: string };
-}
-
-/** A Gemini preset (`gemini/<preset>`): available iff a Gemini API key is configured. */
-export interface GeminiEntry extends EntryBase {
-  kind: 'gemini';
-  preset: GeminiPreset;
-}
-
-export type CatalogEntry = OnnxEntry | GeminiEntry;
-
-const onnxParams = z
-  .object({ topK: z.number().int().min(1).max(100).optional() })
-  .strict() as z.ZodType<Record<string, unknown>>;
-
 const onnxBase = (name: string) => ({
   name,
-  kind: 'onnx' as const,
-  params: onnxParams,
-  paramsDoc: { topK: 'how many labels to return, best first (1–100; default from the manifest)' },
+  runtime: 'onnx' as const,
+  task: 'classification' as const,
+  params: ClassificationParams as z.ZodType<Record<string, unknown>>,
+  paramsDoc: CLASSIFICATION_PARAMS_DOC,
 });
 
 /** A manifest's text as a catalogue entry; a bad one is listed as unavailable with why. */
-function onnxEntry(source: string, name: string, text: string, locate: (manifest: ModelManifest) => Partial<OnnxEntry>): OnnxEntry {
+function onnxEntry(source: string, name: string, text: string, locate: (manifest: ModelManifest) => Partial<OnnxEntry>): OnnxEntry | BrokenEntry {
   try {
     const manifest = ManifestSchema.parse(JSON.parse(text));
     return { ...onnxBase(name), description: manifest.description, manifest, ...locate(manifest), available: true };
   } catch (error) {
-    const reason =
-      error instanceof z.ZodError ? error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') : (error as Error).message;
+    const reason = error instanceof z.ZodError ? issuesLine(error, Infinity) : (error as Error).message;
     return { ...onnxBase(name), description: 'invalid manifest', available: false, unavailableReason: `${source}: ${reason}` };
   }
 }
@@ -73,7 +40,7 @@ function onnxEntry(source: string, name: string, text: string, locate: (manifest
  * Read every `<name>.json` manifest in a folder as `onnx/<name>`. Only the manifests are read: the
  * API function ships them without the weights; a missing .onnx file fails the job (model_error).
  */
-export function loadOnnxEntries(modelsDir: string): OnnxEntry[] {
+export function loadOnnxEntries(modelsDir: string): (OnnxEntry | BrokenEntry)[] {
   let files: string[];
   try {
     files = readdirSync(modelsDir).filter((f) => f.endsWith('.json')).sort();
@@ -88,7 +55,7 @@ export function loadOnnxEntries(modelsDir: string): OnnxEntry[] {
 }
 
 /** Models too big to bundle: manifests and .onnx files under MODELS_S3_PREFIX in the bucket. */
-export async function loadS3OnnxEntries(bucket: string, prefix: string): Promise<OnnxEntry[]> {
+export async function loadS3OnnxEntries(bucket: string, prefix: string): Promise<(OnnxEntry | BrokenEntry)[]> {
   const objects: { key: string; etag: string }[] = [];
   let token: string | undefined;
   do {
@@ -117,7 +84,7 @@ export const CATALOG_REFRESH_MS = 5 * 60_000;
 let catalog: { entries: Map<string, CatalogEntry>; loadedAt: number } | undefined;
 let refreshing: Promise<void> | undefined;
 
-function assemble(config: ReturnType<typeof getConfig>, s3Entries: OnnxEntry[]): Map<string, CatalogEntry> {
+function assemble(config: ReturnType<typeof getConfig>, s3Entries: CatalogEntry[]): Map<string, CatalogEntry> {
   const entries = new Map<string, CatalogEntry>();
   // Bundled models win over bucket models of the same name.
   for (const entry of [...loadOnnxEntries(config.MODELS_DIR), ...s3Entries, ...geminiEntries(config)]) {

@@ -1,35 +1,29 @@
 import { availableParallelism } from 'node:os';
-import type { Logger } from '@aws-lambda-powertools/logger';
 import pLimit from 'p-limit';
 import { getConfig } from '../config.ts';
-import { type CatalogEntry, ensureCatalog, findModel } from './catalog.ts';
+import { JobFailure } from '../errors.ts';
+import { ensureCatalog, findModel } from './catalog.ts';
 import { analyzeImage } from './gemini/analyze.ts';
-import { classify, warmUp } from './onnx.ts';
-import { inspectImage } from './preprocess.ts';
+import { inspectImage } from './image.ts';
+import { sessionOf } from './onnx/session.ts';
+import { classify } from './tasks/classification/classify.ts';
+import type { CatalogEntry, InferenceInput, InferenceResult } from './types.ts';
 
 /**
  * From a catalogue entry to a result: the worker's one entry point into inference, whatever the
- * model's kind. Each kind bounds its own concurrency: CPU-bound ONNX work to the cores; Gemini
- * its image fitting to the cores and its calls to GEMINI_MAX_CONCURRENCY.
+ * model's runtime and task. Each runtime bounds its own concurrency: CPU-bound ONNX work to the
+ * cores; Gemini its image fitting to the cores and its calls to GEMINI_MAX_CONCURRENCY.
  */
-
-export interface InferenceInput {
-  bytes: Buffer;
-  params: Record<string, unknown>;
-  /** Epoch ms by which the work must be done. */
-  deadline: number;
-  log: Logger;
-}
 
 /** CPU-bound work (decode, inference) is bounded per process; I/O of other records overlaps it. */
 const cpuSlots = pLimit(availableParallelism());
 
-export async function runModel(entry: CatalogEntry, input: InferenceInput): Promise<unknown> {
-  const maxPixels = getConfig().MAX_INPUT_PIXELS;
-  switch (entry.kind) {
+export async function runModel(entry: CatalogEntry, input: InferenceInput): Promise<InferenceResult> {
+  if (!entry.available) throw JobFailure.permanent('model_error', `model ${entry.name} is unavailable: ${entry.unavailableReason}`);
+  switch (entry.runtime) {
     case 'onnx':
       return cpuSlots(async () => {
-        const image = await inspectImage(input.bytes, maxPixels);
+        const image = await inspectImage(input.bytes, getConfig().MAX_INPUT_PIXELS);
         return classify(entry, input.bytes, image, input.params);
       });
     case 'gemini':
@@ -41,5 +35,5 @@ export async function runModel(entry: CatalogEntry, input: InferenceInput): Prom
 export async function warmUpDefaultModel(): Promise<void> {
   await ensureCatalog();
   const entry = findModel(getConfig().DEFAULT_MODEL);
-  if (entry?.kind === 'onnx' && entry.available) await warmUp(entry);
+  if (entry?.runtime === 'onnx' && entry.available) await sessionOf(entry);
 }

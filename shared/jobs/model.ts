@@ -1,17 +1,8 @@
 import type { FailureCode } from '../errors.ts';
 
 /**
- * The job and its state machine, in one place.
- *
- *   awaiting_upload ──upload seen──▶ queued ──claim──▶ running ──▶ succeeded | failed
- *        │  └──────────────claim (event before any poll)──▶ │  ▲
- *        │                                                  └──┘ release (transient error, retried via SQS)
- *        ├──▶ expired   (no upload before the URL expired)
- *        └──▶ canceled  (from any non-terminal state)
- *   any non-terminal ──▶ failed when its message was dead-lettered (shared/worker/dead-letters.ts)
- *
- * Every transition is a conditional write on `status` (store.ts), so duplicate S3 events, SQS
- * redelivery and concurrent workers produce one result.
+ * The job: its statuses and its stored shape. How a job moves between statuses is the lifecycle
+ * module's (lifecycle.ts): one table of named events and the one function that performs them.
  */
 
 export const JOB_STATUSES = [
@@ -27,28 +18,8 @@ export type JobStatus = (typeof JOB_STATUSES)[number];
 
 export const TERMINAL_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'canceled', 'expired'];
 
-/** Which status may follow which. `running → running` is a new claim after the lease lapsed. */
-export const TRANSITIONS: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
-  awaiting_upload: ['queued', 'running', 'canceled', 'expired', 'failed'],
-  queued: ['running', 'failed', 'canceled'],
-  running: ['running', 'queued', 'succeeded', 'failed', 'canceled'],
-  succeeded: [],
-  failed: [],
-  canceled: [],
-  expired: [],
-};
-
 export function isTerminal(status: JobStatus): boolean {
   return TERMINAL_STATUSES.includes(status);
-}
-
-export function canTransition(from: JobStatus, to: JobStatus): boolean {
-  return TRANSITIONS[from].includes(to);
-}
-
-/** The statuses a transition to `to` may start from: the condition of its conditional write. */
-export function sourcesOf(to: JobStatus): JobStatus[] {
-  return JOB_STATUSES.filter((from) => canTransition(from, to));
 }
 
 /** Why a job ended without a result: a failure code, or why it was expired or canceled. */

@@ -5,7 +5,10 @@
  */
 export const TABLE_SCHEMA = {
   partitionKey: 'pk',
-  /** Jobs by owner, newest last: listing and per-owner housekeeping. */
+  /**
+   * Jobs by owner, newest last. Written on every job (ownerId, createdAt) and read by listing
+   * (GET /v1/jobs); kept even while nothing queries it, because adding an index later backfills every item.
+   */
   ownerIndex: { name: 'byOwner', partitionKey: 'ownerId', sortKey: 'createdAt' },
   /** DynamoDB TTL attribute (epoch seconds). */
   ttlAttribute: 'expiresAt',

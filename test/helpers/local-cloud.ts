@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type CreateJobInput, PipelineClient, uploadToPresignedUrl } from '#shared/client/pipeline-client.ts';
-import type { JobView } from '#shared/api/jobs.ts';
+import type { JobView } from '#shared/jobs/views.ts';
 import { type LocalCloud, type LocalCloudOptions, startLocalCloud } from '../../scripts/local-cloud/cloud.ts';
 
 /** A local cloud on free ports with fresh state in a temporary folder, for one test file. */

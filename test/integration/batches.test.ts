@@ -2,7 +2,7 @@ import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey } from '#shared/auth/api-keys.ts';
 import { documentClient } from '#shared/aws.ts';
-import type { StatusCounts } from '#shared/api/batches.ts';
+import type { StatusCounts } from '#shared/jobs/batch-status.ts';
 import { PipelineClient, uploadToPresignedUrl } from '#shared/client/pipeline-client.ts';
 import { LIMITS } from '#shared/config.ts';
 import { BLUE, GREEN, RED, twoTone } from '../helpers/images.ts';
@@ -205,7 +205,9 @@ describe('GET /v1/batches/{batchId}', () => {
     expect(r.result.labels[0].label).toBe('red');
     expect(b.result.labels[0].label).toBe('blue');
     expect(bad).toMatchObject({ index: 2, status: 'failed', error: { code: 'unsupported_media' } });
-    expect(waiting).toEqual({ index: 3, jobId: jobs[3]!.jobId, status: 'awaiting_upload' });
+    // Each job in a batch is shown as GET /v1/jobs/{id} shows it, with its place in the request.
+    expect(waiting).toMatchObject({ index: 3, jobId: jobs[3]!.jobId, status: 'awaiting_upload', batchId: created.batch.batchId, links: { self: `/v1/jobs/${jobs[3]!.jobId}` } });
+    expect(waiting).not.toHaveProperty('result');
 
     await t.client.cancelJob(jobs[3]!.jobId);
     const { batch, retryAfterMs } = await t.client.getBatch(created.batch.batchId);

@@ -25,10 +25,10 @@ beforeAll(async () => {
   // A models folder with the demo model and a user model dropped in beside it.
   modelsDir = mkdtempSync(join(tmpdir(), 'pipeline-models-'));
   for (const file of ['colors.onnx', 'colors.json']) copyFileSync(join('models', file), join(modelsDir, file));
-  writeModel(modelsDir, 'mobilenet', buildMobileNetV2({ seed: 7 }));
+  await writeModel(modelsDir, 'mobilenet', buildMobileNetV2({ seed: 7 }));
   // Same network, labels long enough that a top-100 result exceeds the inline limit and goes to S3.
   const labels = Array.from({ length: 1000 }, (_, i) => `class ${i} ${'x'.repeat(4000)}`);
-  writeModel(modelsDir, 'mobilenet-long-labels', buildMobileNetV2({ seed: 7, labels }));
+  await writeModel(modelsDir, 'mobilenet-long-labels', buildMobileNetV2({ seed: 7, labels }));
   t = await startTestCloud({ env: { MODELS_DIR: modelsDir }, maxReceiveCount: 2 });
   sqs = new SQSClient({ region: LOCAL_RESOURCES.region, endpoint: t.cloud.endpoints.sqs, credentials: LOCAL_RESOURCES.credentials });
 });

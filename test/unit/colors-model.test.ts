@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ManifestSchema } from '#shared/inference/manifest.ts';
+import { ManifestSchema } from '#shared/inference/onnx/manifest.ts';
 import { buildColorsModel, COLOR_INPUT_SIZE, COLOR_PROTOTYPES } from '../../scripts/models/colors.ts';
 
 const MODEL_URL = new URL('../../models/colors.onnx', import.meta.url);

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { ApiEvent } from '#shared/api/http.ts';
-import { API_ROUTES, PUBLIC_ROUTES } from '#shared/api/gateway.ts';
+import type { ApiEvent } from '#functions/api/http.ts';
+import { API_ROUTES, PUBLIC_ROUTES } from '#functions/api/routes.ts';
 
 /** API Gateway is configured from API_ROUTES: the router must serve each of them, and nothing else. */
 
@@ -8,7 +8,7 @@ let routeRequest: (event: ApiEvent) => Promise<{ statusCode?: number; body?: str
 
 beforeAll(async () => {
   Object.assign(process.env, { TABLE_NAME: 'unused', BUCKET_NAME: 'unused', AWS_REGION: 'us-east-1' });
-  ({ routeRequest } = await import('#shared/api/router.ts'));
+  ({ routeRequest } = await import('#functions/api/router.ts'));
 });
 
 function event(method: string, path: string): ApiEvent {

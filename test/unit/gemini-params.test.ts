@@ -72,7 +72,7 @@ describe('Gemini availability', () => {
     const config = parseConfig(REQUIRED);
     expect(geminiUnavailableReason(config)).toMatch(/GEMINI_API_KEY is not set/);
     for (const entry of geminiEntries(config)) {
-      expect(entry).toMatchObject({ kind: 'gemini', available: false, unavailableReason: expect.stringMatching(/GEMINI_API_KEY/) });
+      expect(entry).toMatchObject({ runtime: 'gemini', available: false, unavailableReason: expect.stringMatching(/GEMINI_API_KEY/) });
     }
   });
 

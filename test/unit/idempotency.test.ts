@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { idempotentJobId } from '#shared/api/jobs.ts';
+import { idempotentJobId } from '#shared/jobs/idempotency.ts';
 import { JOB_ID_PATTERN } from '#shared/storage/keys.ts';
 
 const RFC_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;

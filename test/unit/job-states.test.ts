@@ -1,115 +1,122 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  canTransition,
-  isTerminal,
-  JOB_STATUSES,
-  type JobStatus,
-  sourcesOf,
-  TERMINAL_STATUSES,
-  TRANSITIONS,
-} from '#shared/jobs/model.ts';
+import { allowedTransitions, describeWrite, type JobEvent, LIFECYCLE, type LifecycleEventType } from '#shared/jobs/lifecycle.ts';
+import { isTerminal, JOB_STATUSES, type JobStatus, TERMINAL_STATUSES } from '#shared/jobs/model.ts';
 
 /** The state machine as DESIGN.md draws it, written out by hand (not derived from the code). */
 const TERMINAL: JobStatus[] = ['succeeded', 'failed', 'canceled', 'expired'];
 const NON_TERMINAL: JobStatus[] = ['awaiting_upload', 'queued', 'running'];
+const EXPECTED: Record<JobStatus, JobStatus[]> = {
+  awaiting_upload: ['awaiting_upload', 'queued', 'running', 'canceled', 'expired', 'failed'],
+  queued: ['running', 'failed', 'canceled'],
+  running: ['running', 'queued', 'succeeded', 'failed', 'canceled'],
+  succeeded: [],
+  failed: [],
+  canceled: [],
+  expired: [],
+};
 
-describe('job states', () => {
-  it('knows exactly the seven statuses of the design', () => {
-    expect([...JOB_STATUSES].sort()).toEqual(
-      ['awaiting_upload', 'queued', 'running', 'succeeded', 'failed', 'canceled', 'expired'].sort(),
-    );
-    expect(Object.keys(TRANSITIONS).sort()).toEqual([...JOB_STATUSES].sort());
-  });
+/** One example of every event, with what each needs. */
+const EXAMPLES: { [T in LifecycleEventType]: Extract<JobEvent, { type: T }> } = {
+  uploadLanded: { type: 'uploadLanded' },
+  claim: { type: 'claim', claimId: 'm#1', leaseMs: 1000 },
+  complete: { type: 'complete', claimId: 'm#1', outcome: { result: { ok: true } } },
+  fail: { type: 'fail', claimId: 'm#1', error: { code: 'corrupt_image', message: 'x' } },
+  release: { type: 'release', claimId: 'm#1', lastError: { code: 'internal', message: 'x' } },
+  cancel: { type: 'cancel' },
+  expire: { type: 'expire' },
+  renewUpload: { type: 'renewUpload', uploadExpiresAt: '2030-01-01T00:00:00.000Z' },
+  deadLetter: { type: 'deadLetter', error: { code: 'internal', message: 'x' } },
+};
 
-  it('calls succeeded, failed, canceled and expired terminal, and nothing else', () => {
+const NOW = Date.parse('2026-01-01T00:00:00Z');
+const allowed = allowedTransitions();
+const pairs = (map: Map<JobStatus, Set<JobStatus>>) => [...map].flatMap(([from, tos]) => [...tos].map((to) => `${from}→${to}`)).sort();
+
+describe('job lifecycle', () => {
+  it('knows exactly the seven statuses of the design, four of them terminal', () => {
+    expect([...JOB_STATUSES].sort()).toEqual(Object.keys(EXPECTED).sort());
     for (const status of TERMINAL) expect(isTerminal(status), status).toBe(true);
     for (const status of NON_TERMINAL) expect(isTerminal(status), status).toBe(false);
     expect([...TERMINAL_STATUSES].sort()).toEqual([...TERMINAL].sort());
   });
 
+  it('allows exactly the transitions of the design, derived from its named events', () => {
+    const expected = new Map(Object.entries(EXPECTED).map(([from, tos]) => [from as JobStatus, new Set(tos)]));
+    expect(pairs(allowed)).toEqual(pairs(expected));
+  });
+
   it('gives every terminal state no way out, not even to itself', () => {
-    for (const from of TERMINAL) {
-      expect(TRANSITIONS[from], from).toEqual([]);
-      for (const to of JOB_STATUSES) expect(canTransition(from, to), `${from} → ${to}`).toBe(false);
+    for (const from of TERMINAL) expect([...allowed.get(from)!], from).toEqual([]);
+  });
+
+  it('names the nine events of the design', () => {
+    expect(Object.keys(LIFECYCLE).sort()).toEqual(
+      ['uploadLanded', 'claim', 'complete', 'fail', 'release', 'cancel', 'expire', 'renewUpload', 'deadLetter'].sort(),
+    );
+  });
+
+  describe.each(Object.keys(LIFECYCLE) as LifecycleEventType[])('the write of %s', (type) => {
+    const write = describeWrite('job-1', EXAMPLES[type], NOW, 'table');
+    const values = write.ExpressionAttributeValues!;
+
+    it('is conditional on exactly the source states of its row in the table, and on the job existing', () => {
+      const condition = write.ConditionExpression!;
+      expect(condition.startsWith('attribute_exists(pk) AND (#status IN (')).toBe(true);
+      const sources = /#status IN \(([^)]*)\)/.exec(condition)![1]!.split(', ').map((name) => values[name]);
+      expect(sources.sort()).toEqual([...LIFECYCLE[type].from].sort());
+    });
+
+    it('sets the status its row names, and the time of the change', () => {
+      expect(write.UpdateExpression).toMatch(/^SET #status = :to, #updatedAt = :updatedAt/);
+      expect(values[':to']).toBe(LIFECYCLE[type].to);
+      expect(values[':updatedAt']).toBe(new Date(NOW).toISOString());
+    });
+
+    it('declares every name and value its expressions use', () => {
+      const text = `${write.UpdateExpression} ${write.ConditionExpression}`;
+      for (const name of text.match(/#\w+/g) ?? []) expect(write.ExpressionAttributeNames, name).toHaveProperty(name);
+      for (const value of text.match(/:\w+/g) ?? []) expect(values, value).toHaveProperty(value);
+    });
+  });
+
+  it('lets only the claim holder complete, fail or release a job', () => {
+    for (const type of ['complete', 'fail', 'release'] as const) {
+      const write = describeWrite('job-1', EXAMPLES[type], NOW, 'table');
+      expect(write.ConditionExpression, type).toContain('#claimId = :claimId');
+      expect(write.ExpressionAttributeValues![':claimId']).toBe('m#1');
     }
   });
 
-  it('lets an awaiting upload be queued, claimed, canceled, expired, or failed when its dead-lettered upload was never processed', () => {
-    for (const to of ['queued', 'running', 'canceled', 'expired', 'failed'] as const) {
-      expect(canTransition('awaiting_upload', to), to).toBe(true);
+  it('re-claims, or dead-letters, a running job only once its lease has lapsed', () => {
+    for (const type of ['claim', 'deadLetter'] as const) {
+      expect(describeWrite('job-1', EXAMPLES[type], NOW, 'table').ConditionExpression, type).toContain('#leaseUntil < :now');
     }
   });
 
-  it('never lets a job succeed before it was claimed', () => {
-    expect(canTransition('awaiting_upload', 'succeeded')).toBe(false);
-    expect(canTransition('queued', 'succeeded')).toBe(false);
-    expect(canTransition('awaiting_upload', 'awaiting_upload')).toBe(false);
+  it('expires a job only after its upload URL and the grace period have lapsed', () => {
+    const write = describeWrite('job-1', EXAMPLES.expire, NOW, 'table');
+    expect(write.ConditionExpression).toContain('#uploadExpiresAt < :expiredBefore');
+    expect(Date.parse(write.ExpressionAttributeValues![':expiredBefore'] as string)).toBeLessThan(NOW);
   });
+});
 
-  it('lets a queued job be claimed, failed or canceled, but never expired', () => {
-    expect(canTransition('queued', 'running')).toBe(true);
-    expect(canTransition('queued', 'failed')).toBe(true);
-    expect(canTransition('queued', 'canceled')).toBe(true);
-    expect(canTransition('queued', 'expired')).toBe(false);
-    expect(canTransition('queued', 'awaiting_upload')).toBe(false);
-  });
+describe('the one choke point', () => {
+  const root = join(import.meta.dirname, '../..');
+  const sources = (dir: string): string[] =>
+    readdirSync(dir).flatMap((name) => {
+      const path = join(dir, name);
+      if (statSync(path).isDirectory()) return sources(path);
+      return path.endsWith('.ts') ? [path] : [];
+    });
 
-  it('lets a running job be re-claimed after its lease lapsed, and released back to the queue', () => {
-    expect(canTransition('running', 'running')).toBe(true);
-    expect(canTransition('running', 'queued')).toBe(true);
-  });
-
-  it('lets a running job finish as succeeded or failed, or be canceled, but not expire', () => {
-    expect(canTransition('running', 'succeeded')).toBe(true);
-    expect(canTransition('running', 'failed')).toBe(true);
-    expect(canTransition('running', 'canceled')).toBe(true);
-    expect(canTransition('running', 'expired')).toBe(false);
-    expect(canTransition('running', 'awaiting_upload')).toBe(false);
-  });
-
-  it('lets every non-terminal state be canceled', () => {
-    for (const from of NON_TERMINAL) expect(canTransition(from, 'canceled'), from).toBe(true);
-  });
-
-  it('never returns to awaiting_upload', () => {
-    expect(sourcesOf('awaiting_upload')).toEqual([]);
-  });
-
-  it('claims (→ running) from awaiting_upload, queued, or a running job whose lease lapsed', () => {
-    expect(sourcesOf('running').sort()).toEqual(['awaiting_upload', 'queued', 'running'].sort());
-  });
-
-  it('queues from awaiting_upload (upload seen) or running (release)', () => {
-    expect(sourcesOf('queued').sort()).toEqual(['awaiting_upload', 'running'].sort());
-  });
-
-  it('succeeds only from running', () => {
-    expect(sourcesOf('succeeded')).toEqual(['running']);
-  });
-
-  it('fails from queued or running', () => {
-    expect(sourcesOf('failed').sort()).toEqual(['awaiting_upload', 'queued', 'running'].sort());
-  });
-
-  it('expires only from awaiting_upload', () => {
-    expect(sourcesOf('expired')).toEqual(['awaiting_upload']);
-  });
-
-  it('cancels from every non-terminal state', () => {
-    expect(sourcesOf('canceled').sort()).toEqual([...NON_TERMINAL].sort());
-  });
-
-  it('agrees between sourcesOf and the table for every pair', () => {
-    for (const to of JOB_STATUSES) {
-      for (const from of JOB_STATUSES) {
-        expect(sourcesOf(to).includes(from), `${from} → ${to}`).toBe(TRANSITIONS[from].includes(to));
-      }
-    }
-  });
-
-  it('never names a terminal state as the source of a transition', () => {
-    for (const to of JOB_STATUSES) {
-      for (const from of sourcesOf(to)) expect(isTerminal(from), `${from} → ${to}`).toBe(false);
-    }
+  it('has no conditional write on a job status outside the lifecycle module', () => {
+    const offenders = ['shared', 'functions', 'scripts']
+      .flatMap((dir) => sources(join(root, dir)))
+      .filter((file) => !file.endsWith(join('shared', 'jobs', 'lifecycle.ts')))
+      .filter((file) => /#status\s*=|UpdateCommand[\s\S]{0,400}status/.test(readFileSync(file, 'utf8')))
+      .map((file) => relative(root, file));
+    expect(offenders).toEqual([]);
   });
 });

@@ -1,4 +1,4 @@
-import type { ApiEvent } from '#shared/api/http.ts';
+import type { ApiEvent } from '#functions/api/http.ts';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 // Only validation that runs before any AWS call is exercised here; the endpoints are closed
@@ -22,8 +22,8 @@ const saved = vi.hoisted(() => {
   return before;
 });
 
-import { CreateJobBody } from '#shared/api/jobs.ts';
-import { routeRequest } from '#shared/api/router.ts';
+import { CreateJobBody } from '#shared/jobs/requests.ts';
+import { routeRequest } from '#functions/api/router.ts';
 import { ConfigError, LIMITS, parseConfig, resetConfig } from '#shared/config.ts';
 
 const REQUIRED = { TABLE_NAME: 'jobs', BUCKET_NAME: 'uploads' };

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadOnnxEntries } from '#shared/inference/catalog.ts';
-import { ManifestSchema } from '#shared/inference/manifest.ts';
+import { ManifestSchema } from '#shared/inference/onnx/manifest.ts';
 
 const COMMITTED = readFileSync(new URL('../../models/colors.json', import.meta.url), 'utf8');
 
@@ -146,7 +146,7 @@ describe('loadOnnxEntries', () => {
   it('lists a valid manifest as available, with its model file beside it', () => {
     const good = loadOnnxEntries(dir).find((e) => e.name === 'onnx/good')!;
     expect(good.available).toBe(true);
-    expect(good.kind).toBe('onnx');
+    expect(good.runtime).toBe('onnx');
     expect(good.description).toBe('a test model');
     expect(good.modelPath).toBe(join(dir, 'model.onnx'));
     expect(good.manifest?.topK).toBe(5);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { softmax, topK } from '#shared/inference/onnx.ts';
+import { softmax, topK } from '#shared/inference/tasks/classification/scores.ts';
 
 const sum = (values: ArrayLike<number>) => Array.from(values).reduce((a, b) => a + b, 0);
 

@@ -1,8 +1,8 @@
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { JobFailure } from '#shared/errors.ts';
-import type { ModelManifest } from '#shared/inference/manifest.ts';
-import { decodeToRgb, inspectImage, toTensor } from '#shared/inference/preprocess.ts';
+import type { ModelManifest } from '#shared/inference/onnx/manifest.ts';
+import { decodeToRgb, inspectImage, toTensor } from '#shared/inference/image.ts';
 import { seededRandom } from '../../scripts/lib/seeded-random.ts';
 
 type Input = ModelManifest['input'];

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManifestSchema } from '#shared/inference/manifest.ts';
+import { ManifestSchema } from '#shared/inference/onnx/manifest.ts';
 import { buildMobileNetV2, buildResNet18, writeModel } from '../../scripts/models/random-nets.ts';
 
 /** Building and loading a 47 MB ResNet takes about a second; leave room for slow CI. */

@@ -5,14 +5,14 @@ import { z } from 'zod';
 import { type Config, getConfig } from '../../config.ts';
 import { JobFailure } from '../../errors.ts';
 import { sleep } from '../../retry.ts';
-import type { GeminiEntry } from '../catalog.ts';
-import { inspectImage } from '../preprocess.ts';
-import type { InferenceInput } from '../runners.ts';
+import { inspectImage } from '../image.ts';
+import type { GeminiEntry, InferenceInput } from '../types.ts';
 import { forgetApiKey, geminiApiKey } from './api-key.ts';
 import { fitForGemini } from './image.ts';
 import { callSettings, type GeminiCallSettings, GeminiParamsSchema } from './params.ts';
 import { responseJsonSchema } from './preset.ts';
-import { addUsage, readAnswer, type Usage, usageOf } from './response.ts';
+import { addUsage, readAnswer, usageOf } from './response.ts';
+import type { AnalysisResult } from './result.ts';
 import { type CallFailure, describeCallFailure, retryDelayMs } from './retry.ts';
 
 /**
@@ -24,16 +24,6 @@ import { type CallFailure, describeCallFailure, retryDelayMs } from './retry.ts'
 /** A call is not started with less time than this left before the invocation's deadline. */
 export const MIN_CALL_MS = 1_000;
 
-export interface AnalysisResult {
-  kind: 'analysis';
-  /** The catalogue name, `gemini/<preset>`. */
-  model: string;
-  data: unknown;
-  /** Summed over the calls that answered (a re-ask included). */
-  usage: Usage;
-  /** The Gemini model version that answered, e.g. `gemini-2.5-flash`. */
-  modelVersion?: string;
-}
 
 let client: Promise<GoogleGenAI> | undefined;
 let callSlots: LimitFunction | undefined;

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { Config } from '../../config.ts';
-import type { GeminiEntry } from '../catalog.ts';
+import type { GeminiEntry } from '../types.ts';
 import { GEMINI_PARAMS_DOC, GeminiParamsSchema } from './params.ts';
 import { GEMINI_PRESETS } from './presets/index.ts';
 
@@ -16,7 +16,8 @@ export function geminiEntries(config: Config): GeminiEntry[] {
   const reason = geminiUnavailableReason(config);
   return GEMINI_PRESETS.map((preset) => ({
     name: `gemini/${preset.name}`,
-    kind: 'gemini',
+    runtime: 'gemini',
+    task: 'analysis',
     description: preset.description,
     params: GeminiParamsSchema as z.ZodType<Record<string, unknown>>,
     paramsDoc: GEMINI_PARAMS_DOC,

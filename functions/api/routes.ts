@@ -1,9 +1,9 @@
 /**
- * What API Gateway must know about the API, in one place: its routes, which need no key, and the
- * CORS policy. The AWS stack (infra/constructs/http-api.ts) configures API Gateway from it and the
- * local cloud's gateway applies it the same way (API Gateway answers preflights itself and ignores
- * CORS headers from the function). test/unit/gateway-contract.test.ts checks the router serves
- * every route listed here.
+ * The API's one route list, and what API Gateway must know about it: which routes need no key,
+ * and the CORS policy. The AWS stack (infra/constructs/http-api.ts) configures API Gateway from it,
+ * the local cloud's gateway applies it the same way (API Gateway answers preflights itself and
+ * ignores CORS headers from the function), and the router (router.ts) attaches one handler to each
+ * route: its handler table is typed by this list, so a route without a handler does not compile.
  */
 
 export interface GatewayRoute {
@@ -14,7 +14,7 @@ export interface GatewayRoute {
   authenticated: boolean;
 }
 
-export const API_ROUTES: readonly GatewayRoute[] = [
+export const API_ROUTES = [
   { method: 'GET', path: '/v1/health', authenticated: false },
   { method: 'GET', path: '/v1/models', authenticated: true },
   { method: 'POST', path: '/v1/jobs', authenticated: true },
@@ -22,10 +22,16 @@ export const API_ROUTES: readonly GatewayRoute[] = [
   { method: 'DELETE', path: '/v1/jobs/{jobId}', authenticated: true },
   { method: 'POST', path: '/v1/batches', authenticated: true },
   { method: 'GET', path: '/v1/batches/{batchId}', authenticated: true },
-];
+] as const satisfies readonly GatewayRoute[];
+
+/** A route as `METHOD /path`, API Gateway's route key. */
+type KeyOf<R> = R extends { method: infer M extends string; path: infer P extends string } ? `${M} ${P}` : never;
+export type RouteKey = KeyOf<(typeof API_ROUTES)[number]>;
+
+export const routeKey = (route: GatewayRoute) => `${route.method} ${route.path}` as RouteKey;
 
 /** Routes that need no API key, as `METHOD /path`. */
-export const PUBLIC_ROUTES: readonly string[] = API_ROUTES.filter((r) => !r.authenticated).map((r) => `${r.method} ${r.path}`);
+export const PUBLIC_ROUTES: readonly string[] = API_ROUTES.filter((r) => !r.authenticated).map(routeKey);
 
 export const CORS_POLICY = {
   allowMethods: ['GET', 'POST', 'DELETE', 'OPTIONS'],

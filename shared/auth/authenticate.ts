@@ -1,11 +1,8 @@
-import type { APIGatewayRequestAuthorizerEventV2, APIGatewaySimpleAuthorizerWithContextResult } from 'aws-lambda';
 import { findKeyOwner, hashApiKey } from './api-keys.ts';
 
 /**
- * The HTTP API's Lambda authorizer. It always authorizes and says who the caller is, or why not,
- * in the context: API Gateway would answer a refusal itself with `{"message":"Forbidden"}`, while
- * the API function answers 401 in the API's own error shape (shared/api/http.ts).
- * Lookups are cached in memory, as API Gateway's cache would, without its identity-source rule.
+ * Who is calling: an API key turned into its owner, or why not. Lookups are cached in memory, as
+ * API Gateway's authorizer cache would, without its identity-source rule.
  */
 
 export type AuthContext = { ownerId: string } | { authError: string };
@@ -29,8 +26,3 @@ export async function authenticate(apiKey: string | undefined, now = Date.now())
   return context;
 }
 
-export async function authorizeRequest(
-  event: APIGatewayRequestAuthorizerEventV2,
-): Promise<APIGatewaySimpleAuthorizerWithContextResult<AuthContext>> {
-  return { isAuthorized: true, context: await authenticate(event.headers?.['x-api-key']) };
-}

@@ -1,12 +1,13 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
 import { getConfig, LIMITS } from '../config.ts';
 import { JobFailure, toJobFailure } from '../errors.ts';
 import { findModel } from '../inference/catalog.ts';
 import { runModel } from '../inference/runners.ts';
-import { claimJob, completeJob, failJob, releaseJob } from '../jobs/store.ts';
-import type { Job } from '../jobs/model.ts';
-import type { Logger } from '@aws-lambda-powertools/logger';
 import { jobLogger } from '../logger.ts';
 import { putResult, readUpload } from '../storage/objects.ts';
+import { transition } from './lifecycle.ts';
+import type { Job } from './model.ts';
+import { getJob } from './store.ts';
 
 /**
  * One uploaded object through its job's life: claim → read → validate → infer → record.
@@ -31,19 +32,19 @@ export async function processUpload(jobId: string, delivery: Delivery): Promise<
   const config = getConfig();
   // Identifies this delivery, so a stale worker's writes are refused once another has claimed the job.
   const claimId = `${delivery.messageId}#${delivery.receiveCount}`;
-  const claim = await claimJob(jobId, claimId, config.JOB_LEASE_SECONDS * 1000);
-  if (!claim.claimed) {
-    const holder = claim.job?.status === 'running' ? claim.job.claimId : undefined;
+  const job = await transition(jobId, { type: 'claim', claimId, leaseMs: config.JOB_LEASE_SECONDS * 1000 });
+  if (!job) {
+    const current = await getJob(jobId);
+    const holder = current?.status === 'running' ? current.claimId : undefined;
     if (holder?.startsWith(`${delivery.messageId}#`)) {
       // This very message is still being worked on (it became visible again): keep it until that work ends.
       log.info('message redelivered while its job runs; will look again');
       return 'retry';
     }
     // A duplicate S3 event, a redelivery of a finished job, or another message's worker holds a live lease.
-    log.info('not claimed', { status: claim.job?.status ?? 'missing' });
+    log.info('not claimed', { status: current?.status ?? 'missing' });
     return 'skipped';
   }
-  const job = claim.job;
   log.info('claimed', { attempt: job.attempts, receiveCount: delivery.receiveCount, model: job.model });
 
   try {
@@ -54,7 +55,7 @@ export async function processUpload(jobId: string, delivery: Delivery): Promise<
       resultBytes > LIMITS.RESULT_INLINE_MAX_BYTES
         ? { resultKey: await putResult(jobId, serialized) }
         : { result };
-    const done = await completeJob(jobId, claimId, outcome);
+    const done = await transition(jobId, { type: 'complete', claimId, outcome });
     log.info(done ? 'succeeded' : 'result discarded: job canceled or claimed by another worker', {
       resultBytes,
       inline: 'result' in outcome,
@@ -65,11 +66,11 @@ export async function processUpload(jobId: string, delivery: Delivery): Promise<
     const error = { code: failure.code, message: failure.message };
     const final = failure.permanent || delivery.receiveCount >= config.MAX_RECEIVE_COUNT;
     if (final) {
-      await failJob(jobId, error, claimId);
+      await transition(jobId, { type: 'fail', claimId, error });
       log.warn('failed', { error, permanent: failure.permanent, receiveCount: delivery.receiveCount });
       return 'failed';
     }
-    await releaseJob(jobId, claimId, error);
+    await transition(jobId, { type: 'release', claimId, lastError: error });
     log.warn('transient failure, will retry', { error, receiveCount: delivery.receiveCount, cause: String(failure.cause ?? '') });
     return 'retry';
   }

@@ -1,7 +1,7 @@
 import sharp, { type FitEnum, type Metadata } from 'sharp';
 import { JobFailure } from '../errors.ts';
 import { detectImageFormat, type ImageFormat } from './formats.ts';
-import type { ModelManifest } from './manifest.ts';
+import type { ModelManifest } from './onnx/manifest.ts';
 
 /**
  * From uploaded bytes to a model's input tensor: check what the bytes really are, decode once with

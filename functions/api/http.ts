@@ -1,8 +1,9 @@
 import type { APIGatewayProxyEventV2WithLambdaAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { z } from 'zod';
-import type { AuthContext } from '../auth/authorizer.ts';
-import { ApiError } from '../errors.ts';
-import { logger } from '../logger.ts';
+import type { z } from 'zod';
+import type { AuthContext } from '#shared/auth/authenticate.ts';
+import { ApiError } from '#shared/errors.ts';
+import { logger } from '#shared/logger.ts';
+import { issueDetails } from '#shared/validation.ts';
 
 /** HTTP plumbing of the API function: the event type, JSON replies, and the one error mapping. */
 
@@ -33,29 +34,24 @@ export function ownerOf(event: ApiEvent): string {
   const context = event.requestContext.authorizer?.lambda;
   if (context && 'ownerId' in context && context.ownerId) return context.ownerId;
   const reason = context && 'authError' in context ? context.authError : 'missing x-api-key header';
-  throw new ApiError(401, 'unauthorized', reason);
+  throw new ApiError('unauthorized', reason);
 }
 
 export function header(event: ApiEvent, name: string): string | undefined {
   return event.headers?.[name.toLowerCase()];
 }
 
-/** Zod issues as `details`: where and what, never the raw input. */
-export function zodDetails(error: z.ZodError) {
-  return error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
-}
-
 /** Parse a JSON body against a schema; 400 with the issues otherwise. */
 export function parseBody<T>(event: ApiEvent, schema: z.ZodType<T>): T {
-  if (!event.body) throw new ApiError(400, 'bad_request', 'request body is required (JSON)');
+  if (!event.body) throw new ApiError('bad_request', 'request body is required (JSON)');
   const text = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    throw new ApiError(400, 'bad_request', 'request body is not valid JSON');
+    throw new ApiError('bad_request', 'request body is not valid JSON');
   }
   const result = schema.safeParse(value);
-  if (!result.success) throw new ApiError(400, 'bad_request', 'request body is invalid', zodDetails(result.error));
+  if (!result.success) throw new ApiError('bad_request', 'request body is invalid', issueDetails(result.error));
   return result.data;
 }

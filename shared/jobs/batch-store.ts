@@ -1,6 +1,6 @@
 import { BatchGetCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClient, putIfAbsent } from '../aws.ts';
-import { getConfig } from '../config.ts';
+import { batchKey, jobKey, tableName, withoutKeys } from './items.ts';
 import type { Job } from './model.ts';
 
 /**
@@ -27,22 +27,10 @@ export interface Batch {
   expiresAt: number;
 }
 
-const batchKey = (batchId: string) => ({ pk: `batch#${batchId}` });
-const jobKey = (jobId: string) => ({ pk: `job#${jobId}` });
-
 /** BatchGetItem reads at most this many keys per call. */
 const BATCH_GET_MAX_KEYS = 100;
 /** Unprocessed keys (throttling, the 16 MB response cap) are asked for again this many times. */
 const BATCH_GET_MAX_ROUNDS = 8;
-
-function table(): string {
-  return getConfig().TABLE_NAME;
-}
-
-function strip<T>(item: Record<string, unknown>): T {
-  const { pk: _pk, type: _type, ...rest } = item;
-  return rest as T;
-}
 
 /** Store a new batch; an existing one (an Idempotency-Key replay) is returned with `created: false`. */
 export async function createBatch(batch: Batch): Promise<{ created: boolean; batch: Batch }> {
@@ -54,9 +42,9 @@ export async function createBatch(batch: Batch): Promise<{ created: boolean; bat
 
 export async function getBatch(batchId: string): Promise<Batch | undefined> {
   const { Item } = await documentClient().send(
-    new GetCommand({ TableName: table(), Key: batchKey(batchId), ConsistentRead: true }),
+    new GetCommand({ TableName: tableName(), Key: batchKey(batchId), ConsistentRead: true }),
   );
-  return Item ? strip<Batch>(Item) : undefined;
+  return Item ? withoutKeys<Batch>(Item) : undefined;
 }
 
 /** The jobs with these ids that exist, by id (strongly consistent reads, 100 keys a call). */
@@ -68,13 +56,13 @@ export async function getJobs(jobIds: readonly string[]): Promise<Map<string, Jo
       if (round === BATCH_GET_MAX_ROUNDS) throw new Error(`could not read ${keys.length} jobs after ${round} rounds`);
       if (round > 0) await new Promise((r) => setTimeout(r, 20 * 2 ** round));
       const { Responses, UnprocessedKeys } = await documentClient().send(
-        new BatchGetCommand({ RequestItems: { [table()]: { Keys: keys, ConsistentRead: true } } }),
+        new BatchGetCommand({ RequestItems: { [tableName()]: { Keys: keys, ConsistentRead: true } } }),
       );
-      for (const item of Responses?.[table()] ?? []) {
-        const job = strip<Job>(item);
+      for (const item of Responses?.[tableName()] ?? []) {
+        const job = withoutKeys<Job>(item);
         found.set(job.jobId, job);
       }
-      keys = (UnprocessedKeys?.[table()]?.Keys ?? []) as Record<string, unknown>[];
+      keys = (UnprocessedKeys?.[tableName()]?.Keys ?? []) as Record<string, unknown>[];
     }
   }
   return found;

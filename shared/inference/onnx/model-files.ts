@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { s3Client } from '../aws.ts';
-import { getConfig } from '../config.ts';
-import type { OnnxEntry } from './catalog.ts';
+import { s3Client } from '../../aws.ts';
+import { getConfig } from '../../config.ts';
+import type { OnnxEntry } from '../types.ts';
 
 /**
  * The local path of a model's weights: bundled ones as they are; bucket ones downloaded once into

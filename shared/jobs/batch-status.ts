@@ -1,0 +1,108 @@
+import pLimit from 'p-limit';
+import { LIMITS } from '../config.ts';
+import { ApiError } from '../errors.ts';
+import { getJobs } from './batch-store.ts';
+import { JOB_WRITE_CONCURRENCY } from './create-batch.ts';
+import { settleUpload } from './job-status.ts';
+import { isTerminal, JOB_STATUSES, type JobStatus } from './model.ts';
+import { ownedBatch } from './ownership.ts';
+import { batchPath, type JobView, viewOf } from './views.ts';
+
+/** GET /v1/batches/{batchId}: counts over all of a batch's jobs, and one page of them. */
+
+/** Jobs per page when `limit` is not given: a whole batch. */
+export const BATCH_PAGE_DEFAULT_LIMIT = LIMITS.BATCH_MAX_ITEMS;
+/**
+ * A page stops early once its jobs pass this many bytes of JSON, so a page of large inline
+ * results stays under Lambda's 6 MB response limit (results themselves are at most ~300 KB).
+ */
+export const BATCH_PAGE_MAX_BYTES = 4 * 1024 * 1024;
+
+export type StatusCounts = Record<JobStatus, number>;
+
+/** A job in a batch: its view, and its place in the creating request's items. */
+export type BatchJobView = JobView & { index: number };
+
+export interface BatchView {
+  batchId: string;
+  model: string;
+  createdAt: string;
+  total: number;
+  counts: StatusCounts;
+  /** Every job has ended (succeeded, failed, canceled or expired). */
+  done: boolean;
+  jobs: BatchJobView[];
+  nextCursor?: string;
+  links: { self: string };
+}
+
+export interface PageRequest {
+  limit?: string;
+  cursor?: string;
+}
+
+function parsePage(page: PageRequest, total: number): { offset: number; limit: number } {
+  let limit: number = BATCH_PAGE_DEFAULT_LIMIT;
+  if (page.limit !== undefined) {
+    limit = Number(page.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > LIMITS.BATCH_MAX_ITEMS) {
+      throw new ApiError('bad_request', `limit must be an integer from 1 to ${LIMITS.BATCH_MAX_ITEMS}`);
+    }
+  }
+  let offset = 0;
+  if (page.cursor !== undefined) {
+    try {
+      offset = (JSON.parse(Buffer.from(page.cursor, 'base64url').toString('utf8')) as { o: number }).o;
+    } catch {
+      offset = NaN;
+    }
+    if (!Number.isInteger(offset) || offset < 0 || offset > total) throw new ApiError('bad_request', 'cursor is not valid');
+  }
+  return { offset, limit };
+}
+
+const cursorAt = (offset: number) => Buffer.from(JSON.stringify({ o: offset })).toString('base64url');
+
+/**
+ * The batch as a poller should see it: counts over all its jobs and one page of them. Jobs
+ * awaiting an upload are settled against the bucket as GET /v1/jobs/{id} does, so an uploaded job
+ * counts as queued (or whatever a worker has made of it since), not as awaiting its upload.
+ */
+export async function batchStatus(ownerId: string, batchId: string, page: PageRequest = {}, now = Date.now()): Promise<BatchView> {
+  const batch = await ownedBatch(ownerId, batchId);
+  const { offset, limit } = parsePage(page, batch.jobIds.length);
+  const stored = await getJobs(batch.jobIds);
+  const settle = pLimit(JOB_WRITE_CONCURRENCY);
+  await Promise.all(
+    [...stored.values()]
+      .filter((job) => job.status === 'awaiting_upload')
+      .map((job) => settle(async () => stored.set(job.jobId, await settleUpload(job, now)))),
+  );
+
+  const counts = Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as StatusCounts;
+  for (const job of stored.values()) counts[job.status] += 1;
+
+  const jobs: BatchJobView[] = [];
+  let bytes = 0;
+  let next = offset;
+  for (; next < Math.min(offset + limit, batch.jobIds.length); next++) {
+    const job = stored.get(batch.jobIds[next]!);
+    // Missing only while a failed create awaits its retry; nothing to show for it yet.
+    if (!job) continue;
+    const view: BatchJobView = { index: next, ...(await viewOf(job)) };
+    bytes += Buffer.byteLength(JSON.stringify(view));
+    if (bytes > BATCH_PAGE_MAX_BYTES && jobs.length > 0) break;
+    jobs.push(view);
+  }
+  return {
+    batchId: batch.batchId,
+    model: batch.model,
+    createdAt: batch.createdAt,
+    total: batch.jobIds.length,
+    counts,
+    done: stored.size === batch.jobIds.length && [...stored.values()].every((job) => isTerminal(job.status)),
+    jobs,
+    ...(next < batch.jobIds.length ? { nextCursor: cursorAt(next) } : {}),
+    links: { self: batchPath(batch.batchId) },
+  };
+}

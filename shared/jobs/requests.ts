@@ -1,0 +1,132 @@
+import { z } from 'zod';
+import { getConfig, LIMITS } from '../config.ts';
+import { ApiError } from '../errors.ts';
+import { findModel } from '../inference/catalog.ts';
+import { ACCEPTED_CONTENT_TYPES, isAcceptedContentType, normalizeContentType } from '../inference/formats.ts';
+import { issueDetails } from '../validation.ts';
+
+/**
+ * What a client may ask for (POST /v1/jobs and POST /v1/batches): the body schemas, then the
+ * checks against this deployment (size, type, model, params) that turn a body into a request the
+ * use cases trust.
+ */
+
+export const CreateJobBody = z
+  .object({
+    model: z.string().min(1).max(200).optional(),
+    contentType: z.string().min(1).max(200),
+    contentLength: z.number().int().positive(),
+    params: z.record(z.string(), z.unknown()).optional(),
+    metadata: z
+      .record(z.string().max(128), z.string().max(1024))
+      .refine((m) => Buffer.byteLength(JSON.stringify(m)) <= LIMITS.METADATA_MAX_BYTES, {
+        message: `metadata must be at most ${LIMITS.METADATA_MAX_BYTES} bytes as JSON`,
+      })
+      .optional(),
+  })
+  .strict();
+export type CreateJobRequest = z.infer<typeof CreateJobBody>;
+
+const BatchItem = CreateJobBody.pick({ contentType: true, contentLength: true, metadata: true }).strict();
+
+export const CreateBatchBody = z
+  .object({
+    model: CreateJobBody.shape.model,
+    params: CreateJobBody.shape.params,
+    // The cap is checked after parsing, to answer 413 with the limit rather than a schema issue.
+    items: z.array(BatchItem).min(1, 'a batch needs at least one item'),
+  })
+  .strict();
+export type CreateBatchRequest = z.infer<typeof CreateBatchBody>;
+
+/** A create request checked against this deployment: size, type, model and its params. */
+export interface ValidatedJobRequest {
+  model: string;
+  contentType: string;
+  contentLength: number;
+  params?: Record<string, unknown>;
+  metadata?: Record<string, string>;
+}
+
+export interface ValidatedBatchRequest {
+  model: string;
+  params?: Record<string, unknown>;
+  items: ValidatedJobRequest[];
+}
+
+export function validateJobRequest(body: CreateJobRequest): ValidatedJobRequest {
+  const contentType = validateUpload(body.contentType, body.contentLength);
+  const model = validateModel(body.model, body.params);
+  return { model, contentType, contentLength: body.contentLength, params: body.params, metadata: body.metadata };
+}
+
+/** The declared upload checked against the size limit and accepted types (413, 415); returns the normalized type. */
+export function validateUpload(declaredType: string, contentLength: number): string {
+  const config = getConfig();
+  if (contentLength > config.MAX_UPLOAD_BYTES) {
+    throw new ApiError('payload_too_large', `contentLength ${contentLength} exceeds the limit of ${config.MAX_UPLOAD_BYTES} bytes`, {
+      maxBytes: config.MAX_UPLOAD_BYTES,
+    });
+  }
+  const contentType = normalizeContentType(declaredType);
+  if (!isAcceptedContentType(contentType)) {
+    throw new ApiError('unsupported_media_type', `contentType ${declaredType} is not accepted`, {
+      accepted: Object.keys(ACCEPTED_CONTENT_TYPES),
+    });
+  }
+  return contentType;
+}
+
+/** The model (default if none) checked as served and available (422), and its params (400); returns its name. */
+export function validateModel(requested: string | undefined, params: Record<string, unknown> | undefined): string {
+  const modelName = requested ?? getConfig().DEFAULT_MODEL;
+  const model = findModel(modelName);
+  if (!model) throw new ApiError('unknown_model', `model ${modelName} is not served here; GET /v1/models lists them`);
+  if (!model.available) {
+    throw new ApiError('model_unavailable', `model ${modelName} is unavailable: ${model.unavailableReason}`);
+  }
+  const parsed = model.params.safeParse(params ?? {});
+  if (!parsed.success) throw new ApiError('bad_request', `params are invalid for ${modelName}`, issueDetails(parsed.error, ['params']));
+  return modelName;
+}
+
+/**
+ * A batch request checked as its jobs would be one by one. Model and params are the batch's
+ * (refused once, without an index); an item refused refuses the whole batch, with every refused
+ * item's index in `details`, the status and code being the first one's (413, 415).
+ */
+export function validateBatchRequest(body: CreateBatchRequest): ValidatedBatchRequest {
+  if (body.items.length > LIMITS.BATCH_MAX_ITEMS) {
+    throw new ApiError('payload_too_large', `a batch holds at most ${LIMITS.BATCH_MAX_ITEMS} items; this one has ${body.items.length}: split it`, {
+      maxItems: LIMITS.BATCH_MAX_ITEMS,
+      items: body.items.length,
+    });
+  }
+  const model = validateModel(body.model, body.params);
+  const refused: { index: number; error: ApiError }[] = [];
+  const items: ValidatedJobRequest[] = [];
+  body.items.forEach((item, index) => {
+    try {
+      const contentType = validateUpload(item.contentType, item.contentLength);
+      items.push({ model, contentType, contentLength: item.contentLength, params: body.params, metadata: item.metadata });
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      refused.push({ index, error });
+    }
+  });
+  const first = refused[0];
+  if (first) {
+    const more = refused.length > 1 ? ` (and ${refused.length - 1} more items refused)` : '';
+    throw new ApiError(
+      first.error.code,
+      `items[${first.index}]: ${first.error.message}${more}`,
+      refused.map(({ index, error }) => ({
+        index,
+        code: error.code,
+        message: error.message,
+        ...(error.details === undefined ? {} : { details: error.details }),
+      })),
+    );
+  }
+  return { model, ...(body.params ? { params: body.params } : {}), items };
+}

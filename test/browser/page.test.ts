@@ -139,7 +139,6 @@ describe('the web page', () => {
   });
 
   it('runs a batch: counts by state and one JSON line per file to download', async () => {
-    await page.getByRole('button', { name: 'Clear finished' }).click();
     const files = await Promise.all(
       [['red.png', RED], ['green.png', GREEN], ['blue.png', BLUE]].map(async ([name, colour]) => ({
         name: name as string,
@@ -148,24 +147,37 @@ describe('the web page', () => {
       })),
     );
     await page.locator('#files').setInputFiles(files);
-    await expect.poll(() => page.locator('#counts').textContent(), { timeout: RESULT_TIMEOUT_MS }).toMatch(/3 files.*succeeded 3/);
+    // With the files of the steps before: the sky, the SVG, the canceled one.
+    await expect
+      .poll(() => page.locator('#counts').textContent(), { timeout: RESULT_TIMEOUT_MS })
+      .toMatch(/^6 files\s*succeeded 4\s*refused 1\s*canceled 1$/);
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download results (JSONL)' }).click()]);
     const lines = readFileSync((await download.path())!, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
-    expect(lines.map((l) => [l.file, l.status, l.result.labels[0].label])).toEqual([
+    expect(lines.map((l) => [l.file, l.status, l.result?.labels[0].label ?? l.error.code])).toEqual([
+      ['sky.jpg', 'succeeded', 'blue'],
+      ['logo.svg', 'refused', 'unsupported_media_type'],
+      ['held.jpg', 'canceled', 'canceled'],
       ['red.png', 'succeeded', 'red'],
       ['green.png', 'succeeded', 'green'],
       ['blue.png', 'succeeded', 'blue'],
     ]);
     await shot('5-batch');
+    await page.getByRole('button', { name: 'sky.jpg', exact: true }).click();
+    await page.screenshot({ path: `${ARTIFACTS}7-desktop.png` });
   });
 
   it('fits a 375 px wide phone screen without sideways scrolling', async () => {
     await page.setViewportSize({ width: 375, height: 812 });
-    await page.getByRole('button', { name: 'blue.png', exact: true }).click();
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     expect(overflow).toBe(0);
     await shot('6-phone');
     await page.setViewportSize({ width: 1280, height: 900 });
+  });
+
+  it('clears finished jobs', async () => {
+    await page.getByRole('button', { name: 'Clear finished' }).click();
+    expect(await page.locator('#counts').textContent()).toBe('No jobs yet.');
+    expect(await page.locator('#jobs-table').isHidden()).toBe(true);
   });
 
   it('raised no script errors and no Content-Security-Policy violations', () => {

@@ -8,7 +8,10 @@ const EMBEDDING_PREVIEW_VALUES = 8;
 
 export function renderResult(result: InferenceResult, imageUrl: string): HTMLElement {
   const body = renderByKind(result, imageUrl);
-  return h('div', { class: 'result' }, body, timingsLine(result), rawJson(result));
+  // OCR and detection draw on the image; the others sit beside it.
+  const drawsOnImage = result.kind === 'ocr' || result.kind === 'detection';
+  const main = drawsOnImage ? body : h('div', { class: 'split' }, h('img', { class: 'preview', src: imageUrl, alt: 'The uploaded image' }), body);
+  return h('div', { class: 'result' }, main, timingsLine(result), rawJson(result));
 }
 
 function renderByKind(result: InferenceResult, imageUrl: string): HTMLElement {

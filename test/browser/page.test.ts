@@ -40,10 +40,17 @@ async function skyPhoto(): Promise<Buffer> {
 
 const SVG = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10" fill="red"/></svg>');
 
+/** The browser globals the page.evaluate callbacks use: this file compiles for Node, without the DOM library. */
+interface PageGlobals {
+  DataTransfer: new () => { items: { add(file: File): unknown } };
+  getComputedStyle(element: unknown): { backgroundColor: string };
+  document: { documentElement: { scrollWidth: number; clientWidth: number } };
+}
+
 /** Drop files on the drop zone as a drag and drop from the desktop delivers them. */
 async function dropFiles(page: Page, files: { name: string; mimeType: string; buffer: Buffer }[]): Promise<void> {
   const transfer = await page.evaluateHandle((list) => {
-    const data = new DataTransfer();
+    const data = new (globalThis as unknown as PageGlobals).DataTransfer();
     for (const f of list) {
       const bytes = Uint8Array.from(atob(f.base64), (c) => c.charCodeAt(0));
       data.items.add(new File([bytes], f.name, { type: f.mimeType }));
@@ -103,7 +110,7 @@ describe('the web page', () => {
     const labels = page.locator('#detail .labels li');
     await labels.first().waitFor({ timeout: RESULT_TIMEOUT_MS });
     expect(await labels.first().locator('.label-name').textContent()).toBe('blue');
-    expect(await labels.first().locator('.swatch').evaluate((e) => getComputedStyle(e).backgroundColor)).toBe('rgb(0, 0, 255)');
+    expect(await labels.first().locator('.swatch').evaluate((e) => (globalThis as unknown as PageGlobals).getComputedStyle(e).backgroundColor)).toBe('rgb(0, 0, 255)');
     expect(await rowOf(page, 'sky.jpg').getAttribute('data-state')).toBe('succeeded');
     expect(await page.locator('#counts').textContent()).toContain('succeeded 1');
     await shot('2-sky-colours');
@@ -168,7 +175,10 @@ describe('the web page', () => {
 
   it('fits a 375 px wide phone screen without sideways scrolling', async () => {
     await page.setViewportSize({ width: 375, height: 812 });
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    const overflow = await page.evaluate(() => {
+      const { documentElement } = (globalThis as unknown as PageGlobals).document;
+      return documentElement.scrollWidth - documentElement.clientWidth;
+    });
     expect(overflow).toBe(0);
     await shot('6-phone');
     await page.setViewportSize({ width: 1280, height: 900 });

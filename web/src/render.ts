@@ -80,36 +80,43 @@ function polygonOf(box: Box): Point[] {
 
 /**
  * The image with shapes drawn over it: an SVG on top of the <img>, its viewBox in the image's
- * pixels (or 0–1 when every coordinate is a fraction), so it scales with the picture.
+ * pixels, so it scales with the picture. Boxes given as 0–1 fractions are scaled to those pixels.
  */
 function annotatedImage(imageUrl: string, polygons: { points: Point[]; label?: string }[], size: { width: number; height: number } | undefined) {
   const figure = h('div', { class: 'annotated' });
   const img = h('img', { src: imageUrl, alt: 'The uploaded image with what was found outlined' });
   const overlay = svg('svg', { class: 'overlay', preserveAspectRatio: 'none', 'aria-hidden': 'true' });
   const fractions = polygons.every((p) => p.points.every(([x, y]) => x <= 1 && y <= 1));
-  const setViewBox = (width: number, height: number) => overlay.setAttribute('viewBox', fractions ? '0 0 1 1' : `0 0 ${width} ${height}`);
-  if (size) setViewBox(size.width, size.height);
-  else img.addEventListener('load', () => setViewBox(img.naturalWidth, img.naturalHeight), { once: true });
-  const shapes = polygons.map(({ points, label }, index) => {
-    const group = svg('g', { class: 'shape', 'data-index': index });
-    group.append(svg('polygon', { points: points.map((p) => p.join(',')).join(' '), 'vector-effect': 'non-scaling-stroke' }));
-    if (label) {
-      const [x, y] = points[0] ?? [0, 0];
-      group.append(svg('text', { x, y, class: 'shape-label' }, label));
-    }
-    overlay.append(group);
-    return group;
-  });
+  const draw = (width: number, height: number) => {
+    overlay.setAttribute('viewBox', `0 0 ${width} ${height}`);
+    // Labels a constant share of the picture, whatever its resolution.
+    const fontSize = Math.max(width, height) / 40;
+    overlay.replaceChildren(
+      ...polygons.map(({ points, label }, index) => {
+        const pixels = fractions ? points.map(([x, y]): Point => [x * width, y * height]) : points;
+        const group = svg('g', { class: 'shape', 'data-index': index });
+        group.append(svg('polygon', { points: pixels.map((p) => p.join(',')).join(' '), 'vector-effect': 'non-scaling-stroke' }));
+        if (label) {
+          const [x, y] = pixels[0] ?? [0, 0];
+          group.append(svg('text', { x, y: Math.max(fontSize, y - fontSize / 4), class: 'shape-label', 'font-size': fontSize, 'stroke-width': fontSize / 5 }, label));
+        }
+        return group;
+      }),
+    );
+  };
+  if (size) draw(size.width, size.height);
+  else img.addEventListener('load', () => draw(img.naturalWidth, img.naturalHeight), { once: true });
   figure.append(img, overlay);
-  return { figure, shapes };
+  const highlight = (index: number, on: boolean) => overlay.querySelector(`[data-index="${index}"]`)?.classList.toggle('active', on);
+  return { figure, highlight };
 }
 
 function renderOcr(result: OcrResult, imageUrl: string): HTMLElement {
-  const { figure, shapes } = annotatedImage(imageUrl, result.lines.map((line) => ({ points: polygonOf(line.box) })), result.image);
+  const { figure, highlight: highlightShape } = annotatedImage(imageUrl, result.lines.map((line) => ({ points: polygonOf(line.box) })), result.image);
   const lines = h('ol', { class: 'ocr-lines' });
   result.lines.forEach((line, index) => {
     const item = h('li', { tabindex: 0 }, h('span', { class: 'ocr-text' }, line.text), h('span', { class: 'muted small' }, ` ${percent(line.confidence)}`));
-    const highlight = (on: boolean) => shapes[index]?.classList.toggle('active', on);
+    const highlight = (on: boolean) => highlightShape(index, on);
     for (const [event, on] of [['mouseenter', true], ['mouseleave', false], ['focus', true], ['blur', false]] as const) {
       item.addEventListener(event, () => highlight(on));
     }
@@ -123,7 +130,7 @@ function renderOcr(result: OcrResult, imageUrl: string): HTMLElement {
       () => (copy.textContent = 'Copy failed: select the text'),
     );
   });
-  const side = h('div', { class: 'ocr-side' }, h('div', { class: 'row' }, h('strong', {}, `${result.lines.length} lines`), copy), lines);
+  const side = h('div', { class: 'ocr-side' }, h('div', { class: 'row' }, h('strong', {}, `${result.lines.length} ${result.lines.length === 1 ? 'line' : 'lines'}`), copy), lines);
   return h('div', { class: 'split' }, figure, side);
 }
 
@@ -134,7 +141,7 @@ function renderDetection(result: DetectionResult, imageUrl: string): HTMLElement
     result.image,
   );
   const list = h('ul', { class: 'plain' }, ...result.objects.map((o) => h('li', {}, `${o.label} `, h('span', { class: 'muted' }, percent(o.score)))));
-  return h('div', { class: 'split' }, figure, h('div', {}, h('strong', {}, `${result.objects.length} objects`), list));
+  return h('div', { class: 'split' }, figure, h('div', {}, h('strong', {}, `${result.objects.length} ${result.objects.length === 1 ? 'object' : 'objects'}`), list));
 }
 
 function renderEmbedding(result: EmbeddingResult): HTMLElement {

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { ApiEvent, ApiResponse } from '#shared/api/http.ts';
-import { json } from '#shared/api/http.ts';
+import type { ApiEvent, ApiResponse } from './http.ts';
+import { json } from './http.ts';
 import { createUploadUrl } from '#shared/storage/presign.ts';
 
 /**

@@ -10,7 +10,8 @@ import { CreateBatchBody, CreateJobBody, validateBatchRequest, validateJobReques
 import { batchPath, jobPath } from '#shared/jobs/views.ts';
 import { logger } from '#shared/logger.ts';
 import { type ApiEvent, type ApiResponse, errorResponse, header, json, ownerOf, parseBody } from './http.ts';
-import { API_ROUTES, type RouteKey, routeKey } from './routes.ts';
+import { pageReply } from './page.ts';
+import { API_ROUTES, PUBLIC_ROUTES, type RouteKey, routeKey } from './routes.ts';
 
 /** The HTTP API v1: one handler per route of routes.ts, each a few lines over the use cases in shared/jobs. */
 
@@ -36,6 +37,8 @@ function pollReply(body: unknown, done: boolean): ApiResponse {
 }
 
 const handlers: Record<RouteKey, Handler> = {
+  'GET /': (event) => pageReply(event),
+
   'GET /v1/health': async () => json(200, { status: 'ok' }),
 
   'GET /v1/models': async (event) => {
@@ -107,10 +110,10 @@ function decodeSegment(segment: string, path: string): string {
 
 export async function routeRequest(event: ApiEvent): Promise<ApiResponse> {
   try {
-    // Health answers even when the bucket's models cannot be listed.
-    if (event.rawPath !== '/v1/health') await ensureCatalog();
     const method = event.requestContext.http.method.toUpperCase();
     const path = event.rawPath.replace(/\/+$/, '') || '/';
+    // Public routes (health, the page) answer even when the bucket's models cannot be listed.
+    if (!PUBLIC_ROUTES.includes(`${method} ${path}`)) await ensureCatalog();
     const matching = table.filter((r) => r.pattern.test(path));
     if (matching.length === 0) throw new ApiError('not_found', `no route for ${path}`);
     const route = matching.find((r) => r.method === method);

@@ -15,6 +15,7 @@ export interface GatewayRoute {
 }
 
 export const API_ROUTES = [
+  { method: 'GET', path: '/', authenticated: false },
   { method: 'GET', path: '/v1/health', authenticated: false },
   { method: 'GET', path: '/v1/models', authenticated: true },
   { method: 'POST', path: '/v1/jobs', authenticated: true },
@@ -35,7 +36,7 @@ export const PUBLIC_ROUTES: readonly string[] = API_ROUTES.filter((r) => !r.auth
 
 export const CORS_POLICY = {
   allowMethods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
-  allowHeaders: ['content-type', 'x-api-key', 'idempotency-key'],
-  exposeHeaders: ['retry-after', 'location', 'idempotent-replayed'],
+  allowHeaders: ['content-type', 'x-api-key', 'idempotency-key', 'prefer'],
+  exposeHeaders: ['retry-after', 'location', 'idempotent-replayed', 'preference-applied'],
   maxAgeSeconds: 600,
 } as const;

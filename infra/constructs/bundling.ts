@@ -71,7 +71,8 @@ export function workerBundling(architecture: Architecture): BundlingOptions {
 
 /**
  * The API function lists and validates models (GET /v1/models, 422 for unknown ones) from the
- * manifests, so it gets models/*.json but not the weights.
+ * manifests, so it gets models/*.json but not the weights; and it serves the web page at `/`,
+ * built here from web/src so a deploy always carries the page of its own sources.
  */
 export function apiBundling(): BundlingOptions {
   return {
@@ -80,6 +81,9 @@ export function apiBundling(): BundlingOptions {
       afterBundling: (inputDir, outputDir) => [
         `mkdir -p ${sh(`${outputDir}/models`)}`,
         `cp ${sh(`${inputDir}/models`)}/*.json ${sh(`${outputDir}/models/`)}`,
+        `cd ${sh(inputDir)} && node_modules/.bin/tsx scripts/build-web.ts`,
+        `mkdir -p ${sh(`${outputDir}/web`)}`,
+        `cp ${sh(`${inputDir}/web/dist/index.html`)} ${sh(`${outputDir}/web/index.html`)}`,
       ],
     },
   };

@@ -4,7 +4,7 @@ import type { Page, Route } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildPage } from '../../scripts/build-web.ts';
-import { launchBrowser, servePage, type TestBrowser } from '../helpers/browser.ts';
+import { launchBrowser, type TestBrowser } from '../helpers/browser.ts';
 import { BLUE, GREEN, RED, twoTone } from '../helpers/images.ts';
 import { startTestCloud, type TestCloud } from '../helpers/local-cloud.ts';
 
@@ -66,7 +66,6 @@ const rowOf = (page: Page, name: string) => page.locator('#jobs-body tr', { has:
 describe('the web page', () => {
   let cloud: TestCloud;
   let browser: TestBrowser;
-  let site: Awaited<ReturnType<typeof servePage>>;
   let page: Page;
   const pageErrors: string[] = [];
   const cspViolations: string[] = [];
@@ -76,7 +75,6 @@ describe('the web page', () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     await buildPage();
     [cloud, browser] = await Promise.all([startTestCloud(), launchBrowser()]);
-    site = await servePage();
     page = await browser.context.newPage();
     page.on('pageerror', (error) => pageErrors.push(error.message));
     page.on('console', (message) => {
@@ -86,12 +84,12 @@ describe('the web page', () => {
 
   afterAll(async () => {
     await browser?.close();
-    await site?.close();
     await cloud?.stop();
   });
 
   it('takes the API key once, from the keyboard, and lists the models with their params', async () => {
-    await page.goto(`${site.url}?api=${encodeURIComponent(cloud.cloud.endpoints.apiUrl)}`);
+    // The API serves its own page at `/`.
+    await page.goto(`${cloud.cloud.endpoints.apiUrl}/`);
     await page.getByLabel('API key').fill(cloud.cloud.endpoints.apiKey);
     await page.getByLabel('API key').press('Enter');
     await expect.poll(() => page.locator('#model').inputValue()).toBe('onnx/colors');

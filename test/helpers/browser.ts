@@ -1,10 +1,7 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BrowserContext, chromium } from 'playwright-core';
-import { pageReply } from '../../functions/api/page.ts';
 
 /**
  * A real browser for the page's tests: the system's Chromium (Debian's package), never a
@@ -58,37 +55,5 @@ export async function launchBrowser(viewport = { width: 1280, height: 900 }): Pr
       await context.close();
       rmSync(profile, { recursive: true, force: true });
     },
-  };
-}
-
-/**
- * The page as functions/api/page.ts answers it, from a server of its own on another port (the
- * page then names the API with ?api=, across origins, as a page hosted elsewhere would).
- */
-export async function servePage(): Promise<{ url: string; close(): Promise<void> }> {
-  const server: Server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname !== '/') {
-      res.writeHead(404).end();
-      return;
-    }
-    const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : (v ?? '')]));
-    pageReply({ headers, queryStringParameters: Object.fromEntries(url.searchParams) }).then(
-      (reply) => {
-        res.writeHead(reply.statusCode ?? 200, reply.headers as Record<string, string>);
-        res.end(reply.body ?? '');
-      },
-      (error: unknown) => {
-        res.writeHead(500).end(String(error));
-      },
-    );
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
   };
 }

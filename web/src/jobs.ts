@@ -82,7 +82,8 @@ export class JobRunner {
       if (!next) return;
       this.running++;
       next.state = 'creating';
-      this.process(next).finally(() => {
+      // process() reports every failure on the job itself; finally only frees the slot.
+      void this.process(next).finally(() => {
         this.running--;
         this.pump();
       });

@@ -108,7 +108,8 @@ export class AppendLog {
     try {
       for (let written = 0; written < line.length; ) written += writeSync(this.#fd, line, written, line.length - written);
     } catch (error) {
-      throw (this.#broken = JournalError.from(this.path, error));
+      this.#broken = JournalError.from(this.path, error);
+      throw this.#broken;
     }
   }
 
@@ -118,7 +119,8 @@ export class AppendLog {
     try {
       fsyncSync(this.#fd);
     } catch (error) {
-      throw (this.#broken = JournalError.from(this.path, error));
+      this.#broken = JournalError.from(this.path, error);
+      throw this.#broken;
     }
   }
 

@@ -1,6 +1,7 @@
-import { closeSync, createReadStream, existsSync, ftruncateSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, fsyncSync, ftruncateSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { JournalError } from './errors.ts';
 
 /**
  * The backfill's two append-only files. The results file (JSONL, one line per image) is the
@@ -8,11 +9,14 @@ import { createInterface } from 'node:readline';
  * point (Ctrl-C, a crash, a kill) can be resumed without uploading anything twice:
  *
  *   {"t":"run", runId, model, params, startedAt}                         first line, once
- *   {"t":"batch", seq, key, batchId, items:[{path, jobId, contentType, contentLength}]}   after each POST /v1/batches
+ *   {"t":"submit", seq, key, items:[{path, contentType, contentLength}]}  before each POST /v1/batches
+ *   {"t":"batch", seq, key, batchId, items:[{path, jobId, contentType, contentLength}]}   after it
  *   {"t":"up", jobId}                                                     after each upload S3 accepted
  *
- * Each line is written whole with one synchronous write (no buffering to lose); a line cut short
- * by a crash is dropped on resume.
+ * Each line is written whole with one synchronous write call (looping over short writes), and the
+ * file is fsynced at batch boundaries. A line cut short by a crash is dropped on resume; because a
+ * batch's Idempotency-Key is on record before the batch is requested, losing the batch line to a
+ * crash loses nothing: resume posts the same request with the same key and gets the same batch back.
  */
 
 export interface RunRecord {
@@ -24,11 +28,23 @@ export interface RunRecord {
   startedAt: string;
 }
 
-export interface BatchItemRecord {
+/** A file as sent in a batch request. */
+export interface SubmitItemRecord {
   path: string;
-  jobId: string;
   contentType: string;
   contentLength: number;
+}
+
+export interface BatchItemRecord extends SubmitItemRecord {
+  jobId: string;
+}
+
+/** Written (and synced) before the POST: whatever happens next, resume knows the key to replay. */
+export interface SubmitRecord {
+  t: 'submit';
+  seq: number;
+  key: string;
+  items: SubmitItemRecord[];
 }
 
 export interface BatchRecord {
@@ -45,7 +61,7 @@ export interface UploadedRecord {
   jobId: string;
 }
 
-export type StateRecord = RunRecord | BatchRecord | UploadedRecord;
+export type StateRecord = RunRecord | SubmitRecord | BatchRecord | UploadedRecord;
 
 /** Client-side reasons an image got no job, beside the API's and the worker's failure codes. */
 export type ClientErrorCode =
@@ -68,21 +84,52 @@ export interface ResultLine {
   error?: { code: string; message: string };
 }
 
-/** A file opened for appending whole lines. */
+/**
+ * A file opened for appending whole lines. Any failure to open or write it (ENOSPC, EACCES, EROFS…)
+ * is a JournalError naming the file; after one, the log refuses further lines, so nothing is ever
+ * appended behind a line the failure cut short.
+ */
 export class AppendLog {
   readonly #fd: number;
+  #broken: JournalError | undefined;
 
   constructor(readonly path: string) {
-    dropPartialLastLine(path);
-    this.#fd = openSync(path, 'a');
+    try {
+      dropPartialLastLine(path);
+      this.#fd = openSync(path, 'a');
+    } catch (error) {
+      throw JournalError.from(path, error);
+    }
   }
 
   append(record: object): void {
-    writeSync(this.#fd, `${JSON.stringify(record)}\n`);
+    if (this.#broken) throw this.#broken;
+    const line = Buffer.from(`${JSON.stringify(record)}\n`);
+    try {
+      for (let written = 0; written < line.length; ) written += writeSync(this.#fd, line, written, line.length - written);
+    } catch (error) {
+      this.#broken = JournalError.from(this.path, error);
+      throw this.#broken;
+    }
+  }
+
+  /** Make what was appended durable (at batch boundaries: a power cut then loses at most the lines since). */
+  sync(): void {
+    if (this.#broken) throw this.#broken;
+    try {
+      fsyncSync(this.#fd);
+    } catch (error) {
+      this.#broken = JournalError.from(this.path, error);
+      throw this.#broken;
+    }
   }
 
   close(): void {
-    closeSync(this.#fd);
+    try {
+      closeSync(this.#fd);
+    } catch {
+      // Everything was written synchronously; a close error (EIO on some network file systems) adds nothing.
+    }
   }
 }
 
@@ -153,6 +200,9 @@ export interface PendingBatch {
   batchId: string;
   seq: number;
   key: string;
+  /** Every item of the batch request, in order: replaying it (same key, same body) renews upload URLs. */
+  request: SubmitItemRecord[];
+  /** The items still without a result line. */
   items: PendingItem[];
 }
 
@@ -163,6 +213,8 @@ export interface Resumption {
   tally: Tally;
   /** Batches with items still waiting for a result. */
   pending: PendingBatch[];
+  /** Batch requests on record whose outcome is not (the run stopped, or its batch line was cut): replay them. */
+  unconfirmed: SubmitRecord[];
   nextSeq: number;
 }
 
@@ -185,18 +237,38 @@ export async function readResumption(resultsPath: string, statePath: string): Pr
   let nextSeq = 0;
   const batches = new Map<string, PendingBatch>();
   const byJob = new Map<string, PendingItem>();
+  // Submits not yet followed by their batch line, and the paths they hold (few: one per open batch).
+  const submits = new Map<number, SubmitRecord>();
+  const submitOfPath = new Map<string, number>();
+  const forget = (seq: number) => {
+    for (const item of submits.get(seq)?.items ?? []) submitOfPath.delete(pathKey(item.path));
+    submits.delete(seq);
+  };
   for await (const record of jsonLines<StateRecord>(statePath)) {
     if (record.t === 'run') run ??= record;
-    else if (record.t === 'batch') {
+    else if (record.t === 'submit') {
       nextSeq = Math.max(nextSeq, record.seq + 1);
+      submits.set(record.seq, record);
+      for (const item of record.items) submitOfPath.set(pathKey(item.path), record.seq);
+    } else if (record.t === 'batch') {
+      nextSeq = Math.max(nextSeq, record.seq + 1);
+      // This batch settles its own submit, and any earlier submit of these files (one the API refused items of).
+      forget(record.seq);
+      for (const item of record.items) {
+        const seq = submitOfPath.get(pathKey(item.path));
+        if (seq !== undefined) forget(seq);
+      }
       const items = record.items.filter((i) => !finished.has(pathKey(i.path))).map((i) => ({ ...i, uploaded: false }));
       if (items.length === 0) continue;
-      batches.set(record.batchId, { batchId: record.batchId, seq: record.seq, key: record.key, items });
+      const request = record.items.map(({ path, contentType, contentLength }) => ({ path, contentType, contentLength }));
+      batches.set(record.batchId, { batchId: record.batchId, seq: record.seq, key: record.key, request, items });
       for (const item of items) byJob.set(item.jobId, item);
     } else if (record.t === 'up') {
       const item = byJob.get(record.jobId);
       if (item) item.uploaded = true;
     }
   }
-  return { run, finished, tally, pending: [...batches.values()], nextSeq };
+  // A submit some of whose files have results since (the API refused them and they were written skipped) was settled.
+  const unconfirmed = [...submits.values()].filter((s) => !s.items.some((i) => finished.has(pathKey(i.path))));
+  return { run, finished, tally, pending: [...batches.values()], unconfirmed, nextSeq };
 }

@@ -1,13 +1,15 @@
 import { parseArgs } from 'node:util';
 import { parseKeyValues, resolveTarget } from '../lib/cli.ts';
 import { formatDuration, type ProgressMode } from './progress.ts';
-import { BACKFILL_DEFAULTS, BackfillError, type BackfillSummary, runBackfill } from './run.ts';
+import { BACKFILL_DEFAULTS, BackfillError, type BackfillSummary, JournalError, runBackfill } from './run.ts';
 
 /**
  * `npm run backfill -- <dir | glob | list.txt>… [--model M] [--out results.jsonl] [--resume] …`
  * The CLI around runBackfill (scripts/backfill/run.ts); docs/backfill.md has the details.
- * Exit codes: 0 every file succeeded (or --allow-failures); 1 some failed or were skipped;
- * 2 usage or a refusal that stops the run (bad key, unknown model); 130 interrupted (Ctrl-C).
+ * Exit codes: 0 every file succeeded (or --allow-failures); 1 some failed or were skipped, some
+ * uploads are left for --resume, or the run failed (API unreachable after retries); 2 usage, a
+ * refusal that stops the run (bad key, unknown model), or a results/state file that cannot be
+ * written (ENOSPC, EACCES, EROFS…); 130 interrupted (Ctrl-C).
  */
 
 const usage = `usage: npm run backfill -- <dir | 'glob' | list.txt | image>… [options]
@@ -42,6 +44,9 @@ export function formatSummary(summary: BackfillSummary): string {
     `this run: ${run.processed} images in ${formatDuration(run.elapsedMs / 1000)} (${run.imagesPerSecond.toFixed(1)} images/s), ${run.uploaded} uploaded`,
   );
   lines.push(`results: ${summary.out}`);
+  if (summary.unfinished > 0) {
+    lines.push(`${summary.unfinished} images could not be uploaded (the cloud was unreachable): run again with --resume to retry them (state: ${summary.stateFile})`);
+  }
   if (summary.interrupted) lines.push(`interrupted: run again with --resume to continue (state: ${summary.stateFile})`);
   return lines.join('\n');
 }
@@ -109,8 +114,15 @@ async function main(): Promise<number> {
     });
     console.log(formatSummary(summary));
     if (summary.interrupted) return 130;
+    if (summary.unfinished > 0) return 1;
     return summary.failed + summary.skipped > 0 && !values['allow-failures'] ? 1 : 0;
   } catch (error) {
+    if (error instanceof JournalError) {
+      console.error(`backfill: ${error.message}`);
+      if (error.resumable) console.error('what was done so far is kept: fix that, then run again with --resume to continue');
+      else console.error('nothing was sent');
+      return 2;
+    }
     if (error instanceof BackfillError || /no API to talk to|expected key=value/.test((error as Error).message)) {
       console.error(`backfill: ${(error as Error).message}`);
       return 2;

@@ -25,9 +25,10 @@ import { type BuiltModel, GraphBuilder } from './onnx-writer.ts';
  * several prototypes (grass is olive, leaf green and deep green; sky is deep and pale blue), and a
  * pixel is scored against every prototype p_j by negative squared (weighted) Lab distance over a
  * temperature T: s_j = -|x - p_j|² / T = (2 p_j·x - |p_j|² - |x|²) / T. The -|x|² term is the same
- * for every j and cancels in the softmax, so the score is affine in x: a 1×1 Conv. Softmax over the
- * prototypes gives each pixel a soft vote, a 0/1 Conv sums the votes of each name's prototypes, and
- * GlobalAveragePool turns votes into each name's share of the image; the shares sum to 1.
+ * for every j and cancels in the softmax, so the score is affine in x: a MatMul over pixel rows.
+ * Softmax over the prototypes gives each pixel a soft vote, a 0/1 MatMul sums the votes of each
+ * name's prototypes, and a mean over pixels turns votes into each name's share of the image; the
+ * shares sum to 1.
  */
 
 /** A colour name and the sRGB colours (0–255) a person would give that name, typical first. */
@@ -118,18 +119,25 @@ export function nearestColorName(rgb255: Triple): string {
 
 const scalar = (value: number) => Float32Array.of(value);
 
-/** Nodes from `image` (NCHW sRGB on [0,1]) to `lab` (NCHW, √weight-scaled L, a, b). */
+/** A [rows, cols] matrix for MatMul on pixel rows: the transpose of `rows` given as output rows. */
+function transposed(outputRows: readonly (readonly number[])[]): Float32Array {
+  const inputs = outputRows[0]!.length;
+  const matrix = new Float32Array(inputs * outputRows.length);
+  outputRows.forEach((row, out) => row.forEach((v, i) => (matrix[i * outputRows.length + out] = v)));
+  return matrix;
+}
+
+/**
+ * Nodes from `pixels` ([H·W, 3] sRGB on [0,1], one row per pixel) to `lab` ([H·W, 3], √weight-scaled
+ * L, a, b). Pixel rows rather than NCHW planes, so every later step is a MatMul over rows and the
+ * softmax runs over contiguous memory (over NCHW's channel axis it took 5 of 7 ms per image).
+ */
 function addLabConversion(graph: GraphBuilder): void {
   // XYZ divided by the white point, folded into the matrix rows.
-  const toXyz = new Float32Array(9);
-  SRGB_TO_XYZ.forEach((row, i) => row.forEach((v, j) => (toXyz[i * 3 + j] = v / D65_WHITE[i]!)));
-  const toLab = new Float32Array(9);
-  const labBias = new Float32Array(3);
-  F_TO_LAB.forEach((row, i) => {
-    const w = Math.sqrt(LAB_DISTANCE_WEIGHTS[i]!);
-    row.forEach((v, j) => (toLab[i * 3 + j] = v * w));
-    labBias[i] = F_TO_LAB_OFFSET[i]! * w;
-  });
+  const toXyz = transposed(SRGB_TO_XYZ.map((row, i) => row.map((v) => v / D65_WHITE[i]!)));
+  const weights = LAB_DISTANCE_WEIGHTS.map(Math.sqrt);
+  const toLab = transposed(F_TO_LAB.map((row, i) => row.map((v) => v * weights[i]!)));
+  const labBias = Float32Array.from(F_TO_LAB_OFFSET, (v, i) => v * weights[i]!);
 
   graph
     .initializer('srgb_knee', [], scalar(SRGB_LINEAR_KNEE))
@@ -137,14 +145,14 @@ function addLabConversion(graph: GraphBuilder): void {
     .initializer('srgb_offset', [], scalar(SRGB_OFFSET))
     .initializer('srgb_curve_scale', [], scalar(1 / (1 + SRGB_OFFSET)))
     .initializer('srgb_gamma', [], scalar(SRGB_GAMMA))
-    .node('Greater', ['image', 'srgb_knee'], ['on_curve'])
-    .node('Mul', ['image', 'srgb_linear_scale'], ['linear_toe'])
-    .node('Add', ['image', 'srgb_offset'], ['curve_shifted'])
+    .node('Greater', ['pixels', 'srgb_knee'], ['on_curve'])
+    .node('Mul', ['pixels', 'srgb_linear_scale'], ['linear_toe'])
+    .node('Add', ['pixels', 'srgb_offset'], ['curve_shifted'])
     .node('Mul', ['curve_shifted', 'srgb_curve_scale'], ['curve_base'])
     .node('Pow', ['curve_base', 'srgb_gamma'], ['linear_curve'])
     .node('Where', ['on_curve', 'linear_curve', 'linear_toe'], ['linear'])
-    .initializer('xyz_weights', [3, 3, 1, 1], toXyz)
-    .node('Conv', ['linear', 'xyz_weights'], ['xyz'], { kernel_shape: [1, 1] })
+    .initializer('xyz_matrix', [3, 3], toXyz)
+    .node('MatMul', ['linear', 'xyz_matrix'], ['xyz'])
     .initializer('lab_knee', [], scalar(LAB_KNEE))
     .initializer('lab_cube_root', [], scalar(1 / 3))
     .initializer('lab_linear_scale', [], scalar(LAB_LINEAR_SLOPE))
@@ -154,9 +162,10 @@ function addLabConversion(graph: GraphBuilder): void {
     .node('Mul', ['xyz', 'lab_linear_scale'], ['f_line_scaled'])
     .node('Add', ['f_line_scaled', 'lab_linear_offset'], ['f_line'])
     .node('Where', ['above_knee', 'f_root', 'f_line'], ['f'])
-    .initializer('lab_weights', [3, 3, 1, 1], toLab)
-    .initializer('lab_bias', [3], labBias)
-    .node('Conv', ['f', 'lab_weights', 'lab_bias'], ['lab'], { kernel_shape: [1, 1] });
+    .initializer('lab_matrix', [3, 3], toLab)
+    .initializer('lab_offset', [3], labBias)
+    .node('MatMul', ['f', 'lab_matrix'], ['lab_unshifted'])
+    .node('Add', ['lab_unshifted', 'lab_offset'], ['lab']);
 }
 
 export function buildColorsModel(): BuiltModel {
@@ -166,28 +175,31 @@ export function buildColorsModel(): BuiltModel {
   const p = prototypes.length;
 
   // Computed in float64 and rounded once to float32, so the bytes are the same on every machine.
-  const weights = new Float32Array(p * 3);
+  const weights = new Float32Array(3 * p);
   const bias = new Float32Array(p);
-  const membership = new Float32Array(k * p);
+  const membership = new Float32Array(p * k);
   prototypes.forEach(({ name, lab }, j) => {
-    lab.forEach((v, axis) => (weights[j * 3 + axis] = (2 * v) / COLOR_TEMPERATURE));
+    lab.forEach((v, axis) => (weights[axis * p + j] = (2 * v) / COLOR_TEMPERATURE));
     bias[j] = -lab.reduce((sum, v) => sum + v * v, 0) / COLOR_TEMPERATURE;
-    membership[name * p + j] = 1;
+    membership[j * k + name] = 1;
   });
 
   const graph = new GraphBuilder('colors', 'Share of pixels nearest each named colour, compared in CIELAB.')
     .input('image', [1, 3, size, size])
-    .output('colors', [1, k]);
+    .output('colors', [1, k])
+    .initializer('planes_shape', [2], BigInt64Array.of(3n, BigInt(size * size)))
+    .node('Reshape', ['image', 'planes_shape'], ['planes'])
+    .node('Transpose', ['planes'], ['pixels'], { perm: [1, 0] });
   addLabConversion(graph);
   const onnx = graph
-    .initializer('prototype_weights', [p, 3, 1, 1], weights)
+    .initializer('prototype_weights', [3, p], weights)
     .initializer('prototype_bias', [p], bias)
-    .node('Conv', ['lab', 'prototype_weights', 'prototype_bias'], ['scores'], { kernel_shape: [1, 1] })
+    .node('MatMul', ['lab', 'prototype_weights'], ['scores_unshifted'])
+    .node('Add', ['scores_unshifted', 'prototype_bias'], ['scores'])
     .node('Softmax', ['scores'], ['votes'], { axis: 1 })
-    .initializer('name_membership', [k, p, 1, 1], membership)
-    .node('Conv', ['votes', 'name_membership'], ['name_votes'], { kernel_shape: [1, 1] })
-    .node('GlobalAveragePool', ['name_votes'], ['shares'])
-    .node('Flatten', ['shares'], ['colors'], { axis: 1 })
+    .initializer('name_membership', [p, k], membership)
+    .node('MatMul', ['votes', 'name_membership'], ['name_votes'])
+    .node('ReduceMean', ['name_votes'], ['colors'], { axes: [0], keepdims: 1 })
     .toBytes();
 
   const manifest: ModelManifest = {

@@ -108,7 +108,6 @@ describe('the colours model on rendered scenes', () => {
     async (_name, expected, paint, seed) => {
       const bytes = await render(paint, seed + 1);
       const result = await classify(entry, bytes, await inspectImage(bytes, MAX_PIXELS), { topK: 3 });
-      if (process.env.COLORS_SCENES_VERBOSE) console.log(_name, result.labels.map((l) => `${l.label} ${l.score.toFixed(2)}`).join(', '));
       expect(result.labels[0]!.label).toBe(expected);
       expect(result.labels[0]!.score).toBeGreaterThan(0.5);
     },

@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ManifestSchema } from '#shared/inference/onnx/manifest.ts';
-import { buildColorsModel, COLOR_INPUT_SIZE, COLOR_PROTOTYPES } from '../../scripts/models/colors.ts';
+import { srgbToLab } from '../../scripts/models/color-space.ts';
+import { buildColorsModel, COLOR_INPUT_SIZE, COLOR_NAMES, nearestColorName } from '../../scripts/models/colors.ts';
 
 const MODEL_URL = new URL('../../models/colors.onnx', import.meta.url);
 const MANIFEST_URL = new URL('../../models/colors.json', import.meta.url);
@@ -27,7 +28,7 @@ const solid = (rgb: Rgb) => image(() => rgb);
 
 describe('the colors demo model', () => {
   let session: ort.InferenceSession;
-  const labels = COLOR_PROTOTYPES.map((p) => p.label);
+  const labels = COLOR_NAMES.map((c) => c.label);
 
   /** Runs the committed model and returns the share for each label. */
   async function shares(input: ort.Tensor): Promise<Record<string, number>> {
@@ -82,10 +83,70 @@ describe('the colors demo model', () => {
     }
   });
 
-  it.each(COLOR_PROTOTYPES.map((p) => [p.label, p.rgb] as const))('names a solid %s image %s', async (label, rgb) => {
-    const result = await shares(solid(rgb));
+  const prototypes = COLOR_NAMES.flatMap(({ label, prototypes }) => prototypes.map((rgb) => [label, rgb] as const));
+  it.each(prototypes)('names a solid image of a %s prototype %s', async (label, rgb) => {
+    const result = await shares(solid(rgb.map((c) => c / 255) as unknown as Rgb));
     const best = Object.entries(result).sort(([, a], [, b]) => b - a)[0]!;
     expect(best[0]).toBe(label);
-    expect(best[1]).toBeGreaterThan(0.95);
+    expect(best[1]).toBeGreaterThan(0.9);
+  });
+
+  /**
+   * CSS named colours none of which is a prototype, each with the name a person gives it: the
+   * model must agree between its prototypes, not only on them. The pure-function twin
+   * (nearestColorName) must agree too, since the builder places prototypes with it.
+   */
+  const HELD_OUT: readonly (readonly [string, Rgb, string])[] = [
+    ['forestgreen', [34, 139, 34], 'green'],
+    ['yellowgreen', [154, 205, 50], 'green'],
+    ['seagreen', [46, 139, 87], 'green'],
+    ['darkgreen', [0, 100, 0], 'green'],
+    ['lightgreen', [144, 238, 144], 'green'],
+    ['navy', [0, 0, 128], 'blue'],
+    ['skyblue', [135, 206, 235], 'blue'],
+    ['royalblue', [65, 105, 225], 'blue'],
+    ['dodgerblue', [30, 144, 255], 'blue'],
+    ['lightblue', [173, 216, 230], 'blue'],
+    ['saddlebrown', [139, 69, 19], 'brown'],
+    ['sienna', [160, 82, 45], 'brown'],
+    ['tan', [210, 180, 140], 'beige'],
+    ['wheat', [245, 222, 179], 'beige'],
+    ['gold', [255, 215, 0], 'yellow'],
+    ['crimson', [220, 20, 60], 'red'],
+    ['firebrick', [178, 34, 34], 'red'],
+    ['maroon', [128, 0, 0], 'red'],
+    ['orange', [255, 165, 0], 'orange'],
+    ['hotpink', [255, 105, 180], 'pink'],
+    ['lightpink', [255, 182, 193], 'pink'],
+    ['indigo', [75, 0, 130], 'purple'],
+    ['mediumpurple', [147, 112, 219], 'purple'],
+    ['darkcyan', [0, 139, 139], 'teal'],
+    ['silver', [192, 192, 192], 'gray'],
+    ['dimgray', [105, 105, 105], 'gray'],
+    ['slategray', [112, 128, 144], 'gray'],
+    ['snow', [255, 250, 250], 'white'],
+    ['black', [0, 0, 0], 'black'],
+  ];
+  it.each(HELD_OUT)('names %s %s as %s', async (_css, rgb, expected) => {
+    const result = await shares(solid(rgb.map((c) => c / 255) as unknown as Rgb));
+    const best = Object.entries(result).sort(([, a], [, b]) => b - a)[0]!;
+    expect(best[0]).toBe(expected);
+    expect(best[1]).toBeGreaterThan(0.5);
+    expect(nearestColorName(rgb)).toBe(expected);
+  });
+
+  it('converts sRGB to CIELAB as the standard says (D65 white, mid grey, pure primaries)', () => {
+    // Reference values: CIE 15 / Bruce Lindbloom's calculator, to 0.1.
+    const cases: [Rgb, Rgb][] = [
+      [[1, 1, 1], [100, 0, 0]],
+      [[0, 0, 0], [0, 0, 0]],
+      [[0.5, 0.5, 0.5], [53.39, 0, 0]],
+      [[1, 0, 0], [53.24, 80.09, 67.2]],
+      [[0, 1, 0], [87.73, -86.18, 83.18]],
+      [[0, 0, 1], [32.3, 79.19, -107.86]],
+    ];
+    for (const [rgb, lab] of cases) {
+      srgbToLab(rgb).forEach((v, i) => expect(Math.abs(v - lab[i]!)).toBeLessThan(0.1));
+    }
   });
 });

@@ -3,7 +3,7 @@ import { readSmallBody, reply, requireBucket, type S3Context } from './context.t
 import { S3Error, s3Errors } from './errors.ts';
 import { decodeContinuationToken, listPage, listV1Xml, listV2Xml, parseMaxKeys } from './list.ts';
 import { ObjectStore } from './store.ts';
-import { hasQuery, queryValue } from './target.ts';
+import { queryValue } from './target.ts';
 import { xmlBlocks, xmlElement, xmlEscape, xmlRoot, xmlText } from './xml.ts';
 
 /** S3 deletes at most 1,000 keys per DeleteObjects call. */
@@ -98,8 +98,4 @@ export async function deleteObjects(ctx: S3Context): Promise<void> {
     if (!quiet) deleted.push(xmlElement('Deleted', [xmlElement('Key', key)]));
   }
   reply(ctx, 200, {}, xmlRoot('DeleteResult', deleted));
-}
-
-export function isDeleteObjects(ctx: S3Context): boolean {
-  return hasQuery(ctx.target, 'delete');
 }

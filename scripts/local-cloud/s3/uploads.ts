@@ -1,6 +1,6 @@
 /** Multipart routes: Create, UploadPart, Complete, Abort, ListParts. */
 import { declaredLength, metadataFromHeaders, readSmallBody, receiveBody, reply, requireBucket, type S3Context } from './context.ts';
-import { S3Error, s3Errors } from './errors.ts';
+import { s3Errors } from './errors.ts';
 import { MAX_PART_NUMBER } from './multipart.ts';
 import { requireKey, sourceIp } from './objects.ts';
 import { queryValue } from './target.ts';
@@ -105,8 +105,4 @@ export async function listParts(ctx: S3Context): Promise<void> {
       ),
     ]),
   );
-}
-
-export function requireUploadId(ctx: S3Context): void {
-  if (uploadId(ctx) === '') throw new S3Error(400, 'InvalidRequest', 'An upload id is required.');
 }

@@ -133,7 +133,7 @@ function checkConditions(ctx: S3Context, meta: ObjectMeta): 'not-modified' | und
     throw new S3Error(412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', { Condition: 'If-Match' });
   }
   const ifNoneMatch = header(ctx, 'if-none-match');
-  if (ifNoneMatch !== undefined && ifNoneMatch.split(',').some((t) => t.trim() === '*' || t.trim() === meta.eTag || `"${t.trim()}"` === meta.eTag)) {
+  if (ifNoneMatch?.split(',').some((t) => t.trim() === '*' || t.trim() === meta.eTag || `"${t.trim()}"` === meta.eTag)) {
     return 'not-modified';
   }
   return undefined;

@@ -88,7 +88,7 @@ export class OcrEngine {
     let upsideDown: boolean[] = [];
     if (params.classifyOrientation && this.classifier && regions.length > 0) {
       const small = regions.map((r) => cropLine(image, r.quad, classifierSettings.height, classifierSettings.width));
-      upsideDown = await findUpsideDown(this.classifier, small, { ...classifierSettings, ...recognition });
+      upsideDown = await findUpsideDown(this.classifier, small, { mean: recognition.mean, std: recognition.std, channelOrder: recognition.channelOrder, ...classifierSettings });
     }
     const afterClassify = performance.now();
 

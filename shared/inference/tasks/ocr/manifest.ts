@@ -53,7 +53,7 @@ export const OcrManifestSchema = z
         maxCandidates: z.number().int().min(1).max(10_000).default(1000),
       })
       .strict()
-      .default({} as never),
+      .prefault({}),
     recognition: z
       .object({
         height: z.number().int().min(8).max(256).default(48),
@@ -67,7 +67,7 @@ export const OcrManifestSchema = z
         batchSize: z.number().int().min(1).max(64).default(6),
       })
       .strict()
-      .default({} as never),
+      .prefault({}),
     classifier: z
       .object({
         height: z.number().int().min(8).max(256).default(48),
@@ -76,7 +76,7 @@ export const OcrManifestSchema = z
         threshold: z.number().gt(0).max(1).default(0.9),
       })
       .strict()
-      .default({} as never),
+      .prefault({}),
     /** SPDX identifier of the weights' licence, and who made them. */
     license: z.string().min(1),
     attribution: z.string().min(1),

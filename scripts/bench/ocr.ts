@@ -12,7 +12,8 @@ import { percentile } from './stats.ts';
 /**
  * `npx tsx scripts/bench/ocr.ts [--quick]`: our OCR pipeline (onnx/ocr) against the reference
  * @gutenye/ocr-node on the same PP-OCRv4 weights, on rendered pictures of known text. Each engine
- * runs in its own child process, so its peak RSS is its own.
+ * runs in its own child process, so its peak RSS is its own. OCR_BENCH_VERBOSE=1 prints each
+ * picture read with errors.
  */
 
 const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -46,7 +47,7 @@ const ONE_MP = { width: 1152, height: 864 };
 const TWELVE_MP = { width: 4000, height: 3000 };
 
 /** The pictures: several fonts, sizes and polarities; EXIF-rotated; photo backdrops; 1 MP and 12 MP. */
-async function renderSet(dir: string, quick: boolean): Promise<BenchCase[]> {
+export async function renderSet(dir: string, quick: boolean): Promise<BenchCase[]> {
   const random = seededRandom(2024);
   const counts = quick ? { clean: 4, exif: 2, photo: 3, big: 1 } : { clean: 12, exif: 4, photo: 8, big: 3 };
   const plan: { set: SetName; spec: Omit<TextImageSpec, 'lines'>; sizes: [number, number]; lineCount: number }[] = [];
@@ -149,6 +150,7 @@ function score(engine: EngineName, cases: BenchCase[], report: ChildReport): Ocr
       errors += cer.errors;
       characters += cer.characters;
       found += linesFound(c.expected, result.lines);
+      if (process.env.OCR_BENCH_VERBOSE && cer.errors > 0) console.error(`${engine} ${c.file}: expected ${JSON.stringify(c.expected)}, read ${JSON.stringify(result.lines)}`);
       expectedLines += c.expected.length;
       times.push(result.ms);
     }

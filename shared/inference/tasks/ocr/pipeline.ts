@@ -4,7 +4,7 @@ import { detectImageFormat } from '../../formats.ts';
 import { cropLine } from './crop.ts';
 import { detectText } from './detect.ts';
 import { type RgbImage, rotate180 } from './image.ts';
-import type { OcrFiles, OcrManifest } from './manifest.ts';
+import { type OcrFiles, type OcrManifest, resolveOcrFiles } from './manifest.ts';
 import { readingOrder } from './order.ts';
 import type { OcrParams } from './params.ts';
 import { type Charset, charsetFromDictionary, findUpsideDown, recognizeLines } from './recognize.ts';
@@ -134,4 +134,9 @@ export function cachedOcrEngine(name: string, load: () => Promise<OcrEngine>): P
     engines.set(name, pending);
   }
   return pending;
+}
+
+/** The engine for a catalogue entry: its manifest, the folder it was read from, and optionally the integrator's session factory. */
+export function ocrEngineFor(name: string, manifest: OcrManifest, manifestDir: string, createSession?: SessionFactory): Promise<OcrEngine> {
+  return cachedOcrEngine(name, async () => OcrEngine.load(name, manifest, resolveOcrFiles(manifest, manifestDir), createSession));
 }

@@ -16,8 +16,8 @@ export const DETECTION_STRIDE = 32;
 export function detectionSize(width: number, height: number, sideLimit: number): { width: number; height: number } {
   const longer = Math.max(width, height);
   const ratio = longer > sideLimit ? sideLimit / longer : 1;
-  const fit = (side: number) => Math.max(DETECTION_STRIDE, Math.round((side * ratio) / DETECTION_STRIDE) * DETECTION_STRIDE);
-  return { width: fit(width), height: fit(height) };
+  const toStride = (side: number) => Math.max(DETECTION_STRIDE, Math.round((side * ratio) / DETECTION_STRIDE) * DETECTION_STRIDE);
+  return { width: toStride(width), height: toStride(height) };
 }
 
 /** Text boxes in an image, in its pixel coordinates. */

@@ -1,5 +1,6 @@
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { getConfig } from './config.ts';
 
@@ -13,6 +14,7 @@ import { getConfig } from './config.ts';
  */
 let s3: S3Client | undefined;
 let dynamo: DynamoDBDocumentClient | undefined;
+let sqs: SQSClient | undefined;
 
 export function s3Client(): S3Client {
   s3 ??= new S3Client({
@@ -31,12 +33,19 @@ export function documentClient(): DynamoDBDocumentClient {
   return dynamo;
 }
 
+export function sqsClient(): SQSClient {
+  sqs ??= new SQSClient({ region: getConfig().AWS_REGION });
+  return sqs;
+}
+
 /** Forget the clients, so the next use reads the environment again (the local cloud, after setting it). */
 export function resetAwsClients(): void {
   s3?.destroy();
   dynamo?.destroy();
+  sqs?.destroy();
   s3 = undefined;
   dynamo = undefined;
+  sqs = undefined;
 }
 
 /** A DynamoDB conditional write refused because its condition did not hold (by class, or by name across SDK copies). */

@@ -43,7 +43,9 @@ const EnvSchema = z.object({
   /** Largest accepted upload, bytes. */
   MAX_UPLOAD_BYTES: int(1, LIMITS.S3_SINGLE_PUT_MAX_BYTES).default(50 * 1024 * 1024),
   /** How long a presigned upload URL stays valid, seconds. */
-  UPLOAD_URL_TTL_SECONDS: int(60, LIMITS.PRESIGN_MAX_SECONDS).default(15 * 60),
+  UPLOAD_URL_TTL_SECONDS: int(1, LIMITS.PRESIGN_MAX_SECONDS).default(15 * 60),
+  /** A job still awaiting its upload this long after its URL expired is expired by the sweep (an upload started just in time may still be landing). */
+  UPLOAD_EXPIRY_GRACE_SECONDS: int(0, 86_400).default(300),
   /** How long a presigned result URL stays valid, seconds. */
   RESULT_URL_TTL_SECONDS: int(60, LIMITS.PRESIGN_MAX_SECONDS).default(15 * 60),
   /** Decoded pixels above this fail the job image_too_large (decompression-bomb guard). */
@@ -62,6 +64,14 @@ const EnvSchema = z.object({
   MODELS_S3_PREFIX: z.string().regex(/^[\w.-]+(\/[\w.-]+)*\/$/, 'a key prefix ending in /').optional(),
   /** Where models fetched from the bucket are kept between invocations (Lambda: /tmp, up to its ephemeral storage). */
   MODELS_CACHE_DIR: z.string().min(1).default(join(tmpdir(), 'models')),
+  /** The webhook delivery queue (its consumer is functions/webhooks); unset: deliveries wait for the sweep. */
+  WEBHOOK_QUEUE_URL: z.url().optional(),
+  /** The jobs queue: the sweep sends a job's upload notification again when its own was lost. */
+  JOBS_QUEUE_URL: z.url().optional(),
+  /** Let webhooks call http:// and private, loopback or link-local addresses: for the local cloud only, never on AWS. */
+  WEBHOOK_ALLOW_PRIVATE_TARGETS: bool.default(false),
+  /** One webhook call is abandoned (and retried later) after this long, ms. */
+  WEBHOOK_TIMEOUT_MS: int(100, 60_000).default(15_000),
   /** Model served when POST /v1/jobs names none. */
   DEFAULT_MODEL: z.string().min(1).default('onnx/colors'),
   /** Threads onnxruntime may use per session (0 = its default, one per core). */

@@ -8,7 +8,11 @@ import { cancel, jobStatus } from '#shared/jobs/job-status.ts';
 import { isTerminal } from '#shared/jobs/model.ts';
 import { CreateBatchBody, CreateJobBody, validateBatchRequest, validateJobRequest } from '#shared/jobs/requests.ts';
 import { batchPath, jobPath } from '#shared/jobs/views.ts';
+import { listJobs, parseListQuery } from '#shared/jobs/list-jobs.ts';
+import { MAX_WAIT_SECONDS } from '#shared/jobs/waiting.ts';
 import { logger } from '#shared/logger.ts';
+import { ensureSecret, type OwnerSettings, rotateSecret } from '#shared/webhooks/owners.ts';
+import { redeliver } from '#shared/webhooks/redeliver.ts';
 import { type ApiEvent, type ApiResponse, errorResponse, header, json, ownerOf, parseBody } from './http.ts';
 import { pageReply } from './page.ts';
 import { API_ROUTES, PUBLIC_ROUTES, type RouteKey, routeKey } from './routes.ts';
@@ -31,9 +35,28 @@ function createdReply(created: boolean, body: unknown, location: string): ApiRes
   return json(created ? 201 : 200, body, { location, ...(created ? {} : { 'idempotent-replayed': 'true' }) });
 }
 
-/** A status a client polls: Retry-After until it is done. */
-function pollReply(body: unknown, done: boolean): ApiResponse {
-  return json(200, body, done ? {} : { 'retry-after': String(getConfig().POLL_INTERVAL_SECONDS) });
+/** `Prefer: wait=N` (RFC 7240): how long the client will wait for a status to become final, at most MAX_WAIT_SECONDS. */
+function preferredWait(event: ApiEvent): number {
+  const match = /(?:^|[,;\s])wait\s*=\s*"?(\d{1,6})"?/i.exec(header(event, 'prefer') ?? '');
+  return match ? Math.min(Number(match[1]), MAX_WAIT_SECONDS) : 0;
+}
+
+/** A status a client polls: Retry-After until it is done; Preference-Applied when the reply was held for Prefer: wait. */
+function pollReply(body: unknown, done: boolean, waited: number): ApiResponse {
+  return json(200, body, {
+    ...(done ? {} : { 'retry-after': String(getConfig().POLL_INTERVAL_SECONDS) }),
+    ...(waited > 0 ? { 'preference-applied': `wait=${waited}` } : {}),
+  });
+}
+
+/** The owner's webhook signing secrets: the current one, and the previous one while it still signs. */
+function secretReply(settings: OwnerSettings): ApiResponse {
+  const [current, previous] = settings.secrets;
+  return json(200, {
+    secret: current!.secret,
+    createdAt: current!.createdAt,
+    ...(previous?.expiresAt && Date.parse(previous.expiresAt) > Date.now() ? { previous: { secret: previous.secret, expiresAt: previous.expiresAt } } : {}),
+  });
 }
 
 const handlers: Record<RouteKey, Handler> = {
@@ -66,10 +89,20 @@ const handlers: Record<RouteKey, Handler> = {
     return createdReply(created, job, jobPath(job.jobId));
   },
 
+  'GET /v1/jobs': async (event) => json(200, await listJobs(ownerOf(event), parseListQuery(event.queryStringParameters ?? {}))),
+
   'GET /v1/jobs/{jobId}': async (event, { jobId }) => {
-    const view = await jobStatus(ownerOf(event), jobId!);
-    return pollReply(view, isTerminal(view.status));
+    const ownerId = ownerOf(event);
+    const wait = preferredWait(event);
+    const view = await jobStatus(ownerId, jobId!, wait);
+    return pollReply(view, isTerminal(view.status), wait);
   },
+
+  'POST /v1/jobs/{jobId}/webhook/redeliver': async (event, { jobId }) => json(202, await redeliver(ownerOf(event), jobId!)),
+
+  'GET /v1/webhooks/secret': async (event) => secretReply(await ensureSecret(ownerOf(event))),
+
+  'POST /v1/webhooks/secret/rotate': async (event) => secretReply(await rotateSecret(ownerOf(event))),
 
   'DELETE /v1/jobs/{jobId}': async (event, { jobId }) => json(200, await cancel(ownerOf(event), jobId!)),
 
@@ -83,9 +116,11 @@ const handlers: Record<RouteKey, Handler> = {
   },
 
   'GET /v1/batches/{batchId}': async (event, { batchId }) => {
+    const ownerId = ownerOf(event);
     const query = event.queryStringParameters ?? {};
-    const view = await batchStatus(ownerOf(event), batchId!, { limit: query.limit, cursor: query.cursor });
-    return pollReply(view, view.done);
+    const wait = preferredWait(event);
+    const view = await batchStatus(ownerId, batchId!, { limit: query.limit, cursor: query.cursor }, wait);
+    return pollReply(view, view.done, wait);
   },
 };
 

@@ -19,10 +19,14 @@ export const API_ROUTES = [
   { method: 'GET', path: '/v1/health', authenticated: false },
   { method: 'GET', path: '/v1/models', authenticated: true },
   { method: 'POST', path: '/v1/jobs', authenticated: true },
+  { method: 'GET', path: '/v1/jobs', authenticated: true },
   { method: 'GET', path: '/v1/jobs/{jobId}', authenticated: true },
   { method: 'DELETE', path: '/v1/jobs/{jobId}', authenticated: true },
+  { method: 'POST', path: '/v1/jobs/{jobId}/webhook/redeliver', authenticated: true },
   { method: 'POST', path: '/v1/batches', authenticated: true },
   { method: 'GET', path: '/v1/batches/{batchId}', authenticated: true },
+  { method: 'GET', path: '/v1/webhooks/secret', authenticated: true },
+  { method: 'POST', path: '/v1/webhooks/secret/rotate', authenticated: true },
 ] as const satisfies readonly GatewayRoute[];
 
 /** A route as `METHOD /path`, API Gateway's route key. */

@@ -1,7 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
-import { TABLE_SCHEMA } from '#shared/jobs/table.ts';
+import { TABLE_INDEXES, TABLE_SCHEMA } from '#shared/jobs/table.ts';
 
 export interface JobsTableProps {
   /** Keep the table (and refuse deletion) when the stack goes away. */
@@ -26,11 +26,14 @@ export class JobsTable extends Construct {
       deletionProtection: props.retain,
       removalPolicy: props.retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
     });
-    this.table.addGlobalSecondaryIndex({
-      indexName: TABLE_SCHEMA.ownerIndex.name,
-      partitionKey: { name: TABLE_SCHEMA.ownerIndex.partitionKey, type: dynamodb.AttributeType.STRING },
-      sortKey: { name: TABLE_SCHEMA.ownerIndex.sortKey, type: dynamodb.AttributeType.STRING },
-      projectionType: dynamodb.ProjectionType.ALL,
-    });
+    const type = { S: dynamodb.AttributeType.STRING, N: dynamodb.AttributeType.NUMBER } as const;
+    for (const index of TABLE_INDEXES) {
+      this.table.addGlobalSecondaryIndex({
+        indexName: index.name,
+        partitionKey: { name: index.partitionKey, type: type[index.keyTypes[0]] },
+        sortKey: { name: index.sortKey, type: type[index.keyTypes[1]] },
+        projectionType: dynamodb.ProjectionType.ALL,
+      });
+    }
   }
 }

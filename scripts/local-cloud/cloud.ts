@@ -2,12 +2,12 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
-import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceNotFoundException, UpdateTableCommand } from '@aws-sdk/client-dynamodb';
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import dynalite from 'dynalite';
 import { createSqsServer } from 'local-aws-sqs';
-import { TABLE_SCHEMA } from '#shared/jobs/table.ts';
+import { TABLE_INDEXES, TABLE_SCHEMA } from '#shared/jobs/table.ts';
 import { startEventSource, type EventSource } from './event-source.ts';
 import { startHttpGateway, type HttpGateway } from './http-gateway.ts';
 import { createNotificationBridge } from './notifications.ts';
@@ -31,6 +31,7 @@ export const LOCAL_RESOURCES = {
   table: 'inference-pipeline-jobs',
   queue: 'inference-pipeline-jobs',
   dlq: 'inference-pipeline-jobs-dlq',
+  webhookQueue: 'inference-pipeline-webhooks',
   /** Static credentials the S3 gateway accepts; they sign the presigned URLs handed to clients. */
   credentials: { accessKeyId: 'LOCALCLOUDACCESSKEY', secretAccessKey: 'local-cloud-secret-access-key' },
   devOwner: 'dev',
@@ -57,7 +58,14 @@ export interface LocalCloudOptions {
     visibilityTimeoutSeconds?: number;
   };
   maxReceiveCount?: number;
+  /** How often the scheduled sweep runs (the stack: every minute). */
+  sweepIntervalMs?: number;
 }
+
+/** The stack's sweep schedule (rate(1 minute)). */
+export const SWEEP_INTERVAL_MS = 60_000;
+/** The webhook queue's visibility timeout: 6 × the delivery function's 30 s timeout, as AWS advises for SQS-triggered functions. */
+const WEBHOOK_VISIBILITY_SECONDS = 180;
 
 export interface Endpoints {
   apiUrl: string;
@@ -78,6 +86,8 @@ export interface LocalCloud {
   eventSource: EventSource;
   /** Deliver an ObjectCreated notification for a key again (tests: duplicate events). */
   notifyUpload(key: string): Promise<void>;
+  /** Run the scheduled sweep now (it also runs every sweepIntervalMs). */
+  sweep(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -178,6 +188,18 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       }),
     );
     const queueArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+    // Webhook deliveries: a nudge per state change, consumed by the delivery function (functions/webhooks).
+    const { QueueUrl: webhookQueueUrl } = await sqs.send(
+      new CreateQueueCommand({ QueueName: LOCAL_RESOURCES.webhookQueue, Attributes: { VisibilityTimeout: String(WEBHOOK_VISIBILITY_SECONDS) } }),
+    );
+    const webhookQueueArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: webhookQueueUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+    Object.assign(process.env, {
+      JOBS_QUEUE_URL: queueUrl,
+      WEBHOOK_QUEUE_URL: webhookQueueUrl,
+      // Local receivers are on loopback and plain http; on AWS only public https URLs are called.
+      WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true',
+      ...options.env,
+    });
 
     // Imported only now: the handlers read the environment set above.
     const { resetConfig } = await import('#shared/config.ts');
@@ -217,6 +239,37 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     });
     stops.push(() => deadLetterSource.stop());
 
+    const { handler: deliverWebhooks } = await import('../../functions/webhooks/index.ts');
+    const webhookSource = startEventSource({
+      sqs,
+      queueUrl: webhookQueueUrl!,
+      queueArn: webhookQueueArn,
+      region,
+      handler: deliverWebhooks,
+      batchSize: 10,
+      maxConcurrency: 2,
+      timeoutSeconds: 30,
+      functionName: 'webhooks',
+      onError: (error) => console.error('local webhook source:', error),
+    });
+    stops.push(() => webhookSource.stop());
+
+    // The scheduled sweep, as the stack's EventBridge rule runs it: on a timer, one run at a time.
+    const { handler: sweepHandler } = await import('../../functions/sweep/index.ts');
+    let sweeping: Promise<void> | undefined;
+    const runSweep = () => {
+      sweeping ??= sweepHandler({ time: new Date().toISOString() })
+        .catch((error: unknown) => console.error('local sweep:', error))
+        .finally(() => (sweeping = undefined));
+      return sweeping;
+    };
+    const sweepTimer = setInterval(() => void runSweep(), options.sweepIntervalMs ?? SWEEP_INTERVAL_MS);
+    sweepTimer.unref();
+    stops.push(async () => {
+      clearInterval(sweepTimer);
+      await sweeping;
+    });
+
     const bridge = createNotificationBridge({ sqs, queueUrl: queueUrl!, prefix: 'uploads/', region, onSent: () => eventSource.wake() });
     // Awaited by the S3 server before it answers: an upload answered 200 has been notified.
     s3Gateway.onObjectCreated((event) => bridge.notify(event));
@@ -243,7 +296,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       table,
     };
     writeFileSync(join(stateDir, 'endpoints.json'), `${JSON.stringify(all, null, 2)}\n`);
-    return { endpoints: all, s3Gateway, eventSource, notifyUpload, stop };
+    return { endpoints: all, s3Gateway, eventSource, notifyUpload, sweep: runSweep, stop };
   } catch (error) {
     await stop();
     throw error;
@@ -251,35 +304,49 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
 }
 
 async function ensureTable(dynamo: DynamoDBClient, name: string): Promise<void> {
+  const attributes = new Map<string, 'S' | 'N'>([[TABLE_SCHEMA.partitionKey, 'S']]);
+  for (const index of TABLE_INDEXES) {
+    attributes.set(index.partitionKey, index.keyTypes[0]);
+    attributes.set(index.sortKey, index.keyTypes[1]);
+  }
+  const indexDefinition = (index: (typeof TABLE_INDEXES)[number]) => ({
+    IndexName: index.name,
+    KeySchema: [
+      { AttributeName: index.partitionKey, KeyType: 'HASH' as const },
+      { AttributeName: index.sortKey, KeyType: 'RANGE' as const },
+    ],
+    Projection: { ProjectionType: 'ALL' as const },
+  });
+  let existing: string[] | undefined;
   try {
-    await dynamo.send(new DescribeTableCommand({ TableName: name }));
-    return;
+    const { Table } = await dynamo.send(new DescribeTableCommand({ TableName: name }));
+    existing = (Table?.GlobalSecondaryIndexes ?? []).map((i) => i.IndexName!);
   } catch (error) {
     if (!(error instanceof ResourceNotFoundException) && (error as Error).name !== 'ResourceNotFoundException') throw error;
   }
-  const { partitionKey, ownerIndex } = TABLE_SCHEMA;
-  await dynamo.send(
-    new CreateTableCommand({
-      TableName: name,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: partitionKey, AttributeType: 'S' },
-        { AttributeName: ownerIndex.partitionKey, AttributeType: 'S' },
-        { AttributeName: ownerIndex.sortKey, AttributeType: 'S' },
-      ],
-      KeySchema: [{ AttributeName: partitionKey, KeyType: 'HASH' }],
-      GlobalSecondaryIndexes: [
-        {
-          IndexName: ownerIndex.name,
-          KeySchema: [
-            { AttributeName: ownerIndex.partitionKey, KeyType: 'HASH' },
-            { AttributeName: ownerIndex.sortKey, KeyType: 'RANGE' },
-          ],
-          Projection: { ProjectionType: 'ALL' },
-        },
-      ],
-    }),
-  );
+  const AttributeDefinitions = [...attributes].map(([AttributeName, AttributeType]) => ({ AttributeName, AttributeType }));
+  if (!existing) {
+    await dynamo.send(
+      new CreateTableCommand({
+        TableName: name,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions,
+        KeySchema: [{ AttributeName: TABLE_SCHEMA.partitionKey, KeyType: 'HASH' }],
+        GlobalSecondaryIndexes: TABLE_INDEXES.map(indexDefinition),
+      }),
+    );
+    return;
+  }
+  // State from an earlier version: add the indexes it lacks, as a deploy of the stack would.
+  for (const index of TABLE_INDEXES.filter((i) => !existing.includes(i.name))) {
+    await dynamo.send(
+      new UpdateTableCommand({
+        TableName: name,
+        AttributeDefinitions,
+        GlobalSecondaryIndexUpdates: [{ Create: indexDefinition(index) }],
+      }),
+    );
+  }
 }
 
 /** The dev key survives restarts (kept in endpoints.json); a new one is made if it is gone from the table. */

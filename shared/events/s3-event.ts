@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 
 /**
@@ -62,4 +63,53 @@ export function parseNotification(body: string): Notification {
 /** How many times SQS has delivered this message, this delivery included. */
 export function receiveCount(record: { attributes: { ApproximateReceiveCount?: string } }): number {
   return Number(record.attributes.ApproximateReceiveCount) || 1;
+}
+
+/**
+ * The record S3 sends on ObjectCreated, in its exact shape (eventVersion 2.1, URL-encoded key,
+ * real bucket ARN): the local cloud's bucket notification, and the sweep's re-notification of a
+ * job whose own was lost.
+ */
+/** S3 notifications URL-encode keys form-style: spaces as `+`, slashes kept, the rest percent-encoded. */
+export function encodeS3EventKey(key: string): string {
+  return encodeURIComponent(key)
+    .replace(/%2F/g, '/')
+    .replace(/%20/g, '+')
+    .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+export interface ObjectCreatedInfo {
+  bucket: string;
+  key: string;
+  size: number;
+  eTag?: string;
+  eventName: string;
+  sourceIp?: string;
+}
+
+export function s3EventRecord(info: ObjectCreatedInfo, region: string, configurationId: string) {
+  return {
+    eventVersion: '2.1',
+    eventSource: 'aws:s3',
+    awsRegion: region,
+    eventTime: new Date().toISOString(),
+    eventName: info.eventName,
+    userIdentity: { principalId: 'AWS:LOCALCLOUDUSER' },
+    requestParameters: { sourceIPAddress: info.sourceIp ?? '127.0.0.1' },
+    responseElements: {
+      'x-amz-request-id': randomBytes(8).toString('hex').toUpperCase(),
+      'x-amz-id-2': randomBytes(32).toString('base64'),
+    },
+    s3: {
+      s3SchemaVersion: '1.0',
+      configurationId,
+      bucket: { name: info.bucket, ownerIdentity: { principalId: 'LOCALCLOUDOWNER' }, arn: `arn:aws:s3:::${info.bucket}` },
+      object: {
+        key: encodeS3EventKey(info.key),
+        size: info.size,
+        ...(info.eTag ? { eTag: info.eTag.replace(/"/g, '') } : {}),
+        sequencer: Date.now().toString(16).toUpperCase().padStart(16, '0'),
+      },
+    },
+  };
 }

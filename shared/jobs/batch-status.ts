@@ -1,12 +1,10 @@
-import pLimit from 'p-limit';
 import { LIMITS } from '../config.ts';
 import { ApiError } from '../errors.ts';
 import { getJobs } from './batch-store.ts';
-import { JOB_WRITE_CONCURRENCY } from './create-batch.ts';
-import { settleUpload } from './job-status.ts';
-import { isTerminal, JOB_STATUSES, type JobStatus } from './model.ts';
+import { isTerminal, type Job, JOB_STATUSES, type JobStatus } from './model.ts';
 import { ownedBatch } from './ownership.ts';
 import { batchPath, type JobView, viewOf } from './views.ts';
+import { waitUntil } from './waiting.ts';
 
 /** GET /v1/batches/{batchId}: counts over all of a batch's jobs, and one page of them. */
 
@@ -63,24 +61,22 @@ function parsePage(page: PageRequest, total: number): { offset: number; limit: n
 
 const cursorAt = (offset: number) => Buffer.from(JSON.stringify({ o: offset })).toString('base64url');
 
-/**
- * The batch as a poller should see it: counts over all its jobs and one page of them. Jobs
- * awaiting an upload are settled against the bucket as GET /v1/jobs/{id} does, so an uploaded job
- * counts as queued (or whatever a worker has made of it since), not as awaiting its upload.
- */
-export async function batchStatus(ownerId: string, batchId: string, page: PageRequest = {}, now = Date.now()): Promise<BatchView> {
-  const batch = await ownedBatch(ownerId, batchId);
-  const { offset, limit } = parsePage(page, batch.jobIds.length);
-  const stored = await getJobs(batch.jobIds);
-  const settle = pLimit(JOB_WRITE_CONCURRENCY);
-  await Promise.all(
-    [...stored.values()]
-      .filter((job) => job.status === 'awaiting_upload')
-      .map((job) => settle(async () => stored.set(job.jobId, await settleUpload(job, now)))),
-  );
-
+/** Counts of a batch's jobs by status; done when every job exists and has ended. */
+export function summarize(jobIds: readonly string[], stored: ReadonlyMap<string, Job>): { counts: StatusCounts; done: boolean } {
   const counts = Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as StatusCounts;
   for (const job of stored.values()) counts[job.status] += 1;
+  return { counts, done: stored.size === jobIds.length && [...stored.values()].every((job) => isTerminal(job.status)) };
+}
+
+/**
+ * The batch as it stands: counts over all its jobs (each moved by its own events) and one page of
+ * them. With `waitSeconds`, held until every job has ended or the time is up (`Prefer: wait=N`).
+ */
+export async function batchStatus(ownerId: string, batchId: string, page: PageRequest = {}, waitSeconds = 0): Promise<BatchView> {
+  const batch = await ownedBatch(ownerId, batchId);
+  const { offset, limit } = parsePage(page, batch.jobIds.length);
+  const stored = await waitUntil(() => getJobs(batch.jobIds), (jobs) => summarize(batch.jobIds, jobs).done, waitSeconds);
+  const { counts, done } = summarize(batch.jobIds, stored);
 
   const jobs: BatchJobView[] = [];
   let bytes = 0;
@@ -100,7 +96,7 @@ export async function batchStatus(ownerId: string, batchId: string, page: PageRe
     createdAt: batch.createdAt,
     total: batch.jobIds.length,
     counts,
-    done: stored.size === batch.jobIds.length && [...stored.values()].every((job) => isTerminal(job.status)),
+    done,
     jobs,
     ...(next < batch.jobIds.length ? { nextCursor: cursorAt(next) } : {}),
     links: { self: batchPath(batch.batchId) },

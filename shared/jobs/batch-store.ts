@@ -1,6 +1,7 @@
 import { BatchGetCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClient, putIfAbsent } from '../aws.ts';
 import { batchKey, jobKey, tableName, withoutKeys } from './items.ts';
+import type { DeliveryState, LifecycleEvent, WebhookSubscription } from '../webhooks/events.ts';
 import type { Job } from './model.ts';
 
 /**
@@ -23,6 +24,14 @@ export interface Batch {
   jobIds: string[];
   /** SHA-256 of the creating request, to tell a replay from a conflicting reuse of an Idempotency-Key. */
   requestHash: string;
+  /** Subscribed to batch.completed: where to send it (and the delivery index fields, as on jobs). */
+  webhook?: WebhookSubscription;
+  events?: LifecycleEvent[];
+  delivery?: DeliveryState;
+  webhookShard?: string;
+  webhookDueAt?: number;
+  /** When every job had ended (set once, with the batch.completed event). */
+  completedAt?: string;
   /** DynamoDB TTL, epoch seconds (as its jobs'). */
   expiresAt: number;
 }

@@ -9,11 +9,16 @@ import { retentionExpiry } from './items.ts';
 import type { JobStatus } from './model.ts';
 import type { ValidatedBatchRequest } from './requests.ts';
 import { batchPath } from './views.ts';
+import { IDLE_DELIVERY, WEBHOOK_SHARD } from '../webhooks/events.ts';
+import { defaultWebhookOf } from '../webhooks/owners.ts';
 
 /**
  * Creating a batch (POST /v1/batches): many jobs in one call, each created by the very code that
  * serves POST /v1/jobs.
  */
+
+/** How often the sweep checks an open batch that wants batch.completed (its jobs' ends also nudge it). */
+export const BATCH_CHECK_INTERVAL_MS = 5 * 60_000;
 
 /** Jobs created at once per request. */
 export const JOB_WRITE_CONCURRENCY = 16;
@@ -48,6 +53,10 @@ export async function submitBatch(
     ? idempotentBatchIds(ownerId, idempotencyKey, request.items.length)
     : { batchId: randomUUID(), jobIds: request.items.map(() => randomUUID()) };
   const requestHash = requestHashOf(request);
+  const webhook = request.webhook ?? (await defaultWebhookOf(ownerId));
+  const batchWebhook = webhook?.events.includes('batch.completed') ? webhook : undefined;
+  const jobEvents = webhook?.events.filter((e) => e !== 'batch.completed') ?? [];
+  const jobWebhook = webhook && jobEvents.length > 0 ? { url: webhook.url, events: jobEvents } : undefined;
   const stored = await createBatch({
     batchId,
     ownerId,
@@ -56,6 +65,10 @@ export async function submitBatch(
     createdAt: new Date(now).toISOString(),
     jobIds,
     requestHash,
+    // The sweep looks at an open batch with a batch.completed subscription now and then, in case a job's nudge was lost.
+    ...(batchWebhook
+      ? { webhook: batchWebhook, webhookShard: WEBHOOK_SHARD, webhookDueAt: now + BATCH_CHECK_INTERVAL_MS, delivery: IDLE_DELIVERY }
+      : {}),
     expiresAt: retentionExpiry(now),
   });
   if (!stored.created && (stored.batch.ownerId !== ownerId || stored.batch.requestHash !== requestHash)) {
@@ -65,7 +78,11 @@ export async function submitBatch(
   const jobs = await Promise.all(
     request.items.map((item, i) =>
       limit(async (): Promise<CreatedBatchJob> => {
-        const { job } = await createJobWithUpload(ownerId, item, jobIds[i]!, { batchId });
+        const { job } = await createJobWithUpload(ownerId, item, jobIds[i]!, {
+          batchId,
+          ...(jobWebhook ? { webhook: jobWebhook } : {}),
+          ...(batchWebhook ? { notifyBatch: true } : {}),
+        });
         return { jobId: job.jobId, status: job.status, ...(job.upload ? { upload: job.upload } : {}) };
       }),
     ),

@@ -3,9 +3,11 @@ import { ApiError } from '../errors.ts';
 import { createUploadUrl } from '../storage/presign.ts';
 import { idempotentJobId, requestHashOf } from './idempotency.ts';
 import { retentionExpiry } from './items.ts';
-import { transition } from './lifecycle.ts';
+import { DEADLINE_SHARD, transition, uploadDeadline } from './lifecycle.ts';
 import type { Job } from './model.ts';
 import type { ValidatedJobRequest } from './requests.ts';
+import { IDLE_DELIVERY, WEBHOOK_SHARD, type WebhookSubscription } from '../webhooks/events.ts';
+import { defaultWebhookOf } from '../webhooks/owners.ts';
 import { createJob } from './store.ts';
 import { type JobView, viewOf } from './views.ts';
 
@@ -17,8 +19,10 @@ export interface Created {
   created: boolean;
 }
 
-export function submitJob(ownerId: string, request: ValidatedJobRequest, idempotencyKey?: string): Promise<Created> {
-  return createJobWithUpload(ownerId, request, idempotencyKey ? idempotentJobId(ownerId, idempotencyKey) : randomUUID());
+export async function submitJob(ownerId: string, request: ValidatedJobRequest, idempotencyKey?: string): Promise<Created> {
+  const webhook = request.webhook ?? (await defaultWebhookOf(ownerId));
+  const jobId = idempotencyKey ? idempotentJobId(ownerId, idempotencyKey) : randomUUID();
+  return createJobWithUpload(ownerId, request, jobId, { ...(webhook ? { webhook } : {}) });
 }
 
 /**
@@ -30,7 +34,7 @@ export async function createJobWithUpload(
   ownerId: string,
   request: ValidatedJobRequest,
   jobId: string,
-  options: { batchId?: string } = {},
+  options: { batchId?: string; webhook?: WebhookSubscription; notifyBatch?: boolean } = {},
 ): Promise<Created> {
   const now = Date.now();
   const requestHash = requestHashOf(request);
@@ -47,6 +51,10 @@ export async function createJobWithUpload(
     attempts: 0,
     requestHash,
     ...(options.batchId ? { batchId: options.batchId } : {}),
+    ...(options.webhook ? { webhook: options.webhook, webhookShard: WEBHOOK_SHARD, delivery: IDLE_DELIVERY } : {}),
+    ...(options.notifyBatch ? { notifyBatch: true } : {}),
+    deadlineShard: DEADLINE_SHARD,
+    deadlineAt: uploadDeadline(upload.expiresAt),
     expiresAt: retentionExpiry(now),
   };
   const stored = await createJob(job);

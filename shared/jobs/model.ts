@@ -1,4 +1,5 @@
 import type { FailureCode } from '../errors.ts';
+import type { DeliveryState, LifecycleEvent, WebhookSubscription } from '../webhooks/events.ts';
 
 /**
  * The job: its statuses and its stored shape. How a job moves between statuses is the lifecycle
@@ -60,6 +61,24 @@ export interface Job {
   requestHash?: string;
   /** The batch (POST /v1/batches) that created the job, if any. */
   batchId?: string;
+  /** Where its webhook events go (from the request, its batch's, or the owner's default). */
+  webhook?: WebhookSubscription;
+  /** Its batch subscribed to batch.completed: each job's end makes the batch look at its jobs. */
+  notifyBatch?: boolean;
+  /** What happened to it that a webhook can tell, oldest first: the outbox deliveries read. */
+  events?: LifecycleEvent[];
+  /** How delivery of `events` to `webhook` stands. */
+  delivery?: DeliveryState;
+  /**
+   * The lifecycle's timer (sparse index byDeadline): by this epoch ms the job should have left its
+   * state (upload expiry + grace, a claim's lease, a queued job's claim); the sweep looks at jobs
+   * past it. Removed when the job ends.
+   */
+  deadlineShard?: string;
+  deadlineAt?: number;
+  /** Sparse index byWebhookDue (only jobs with a webhook have the shard): when delivery should run next. */
+  webhookShard?: string;
+  webhookDueAt?: number;
   /** DynamoDB TTL, epoch seconds. */
   expiresAt: number;
 }

@@ -4,6 +4,7 @@ import { ApiError } from '../errors.ts';
 import { findModel } from '../inference/catalog.ts';
 import { ACCEPTED_CONTENT_TYPES, isAcceptedContentType, normalizeContentType } from '../inference/formats.ts';
 import { issueDetails } from '../validation.ts';
+import { subscriptionOf, WebhookRequest, type WebhookSubscription } from '../webhooks/events.ts';
 
 /**
  * What a client may ask for (POST /v1/jobs and POST /v1/batches): the body schemas, then the
@@ -23,6 +24,8 @@ export const CreateJobBody = z
         message: `metadata must be at most ${LIMITS.METADATA_MAX_BYTES} bytes as JSON`,
       })
       .optional(),
+    /** Where to send this job's events (default: the owner's default webhook, if any). */
+    webhook: WebhookRequest.optional(),
   })
   .strict();
 export type CreateJobRequest = z.infer<typeof CreateJobBody>;
@@ -35,6 +38,8 @@ export const CreateBatchBody = z
     params: CreateJobBody.shape.params,
     // The cap is checked after parsing, to answer 413 with the limit rather than a schema issue.
     items: z.array(BatchItem).min(1, 'a batch needs at least one item'),
+    /** Where to send the batch's events: batch.completed, and its jobs' job.* events if asked for. */
+    webhook: CreateJobBody.shape.webhook,
   })
   .strict();
 export type CreateBatchRequest = z.infer<typeof CreateBatchBody>;
@@ -46,18 +51,35 @@ export interface ValidatedJobRequest {
   contentLength: number;
   params?: Record<string, unknown>;
   metadata?: Record<string, string>;
+  webhook?: WebhookSubscription;
 }
 
 export interface ValidatedBatchRequest {
   model: string;
   params?: Record<string, unknown>;
   items: ValidatedJobRequest[];
+  webhook?: WebhookSubscription;
 }
 
 export function validateJobRequest(body: CreateJobRequest): ValidatedJobRequest {
   const contentType = validateUpload(body.contentType, body.contentLength);
   const model = validateModel(body.model, body.params);
-  return { model, contentType, contentLength: body.contentLength, params: body.params, metadata: body.metadata };
+  return {
+    model,
+    contentType,
+    contentLength: body.contentLength,
+    params: body.params,
+    metadata: body.metadata,
+    ...(body.webhook ? { webhook: validateWebhook(body.webhook) } : {}),
+  };
+}
+
+/** A webhook URL this deployment may call (https, unless WEBHOOK_ALLOW_PRIVATE_TARGETS); its addresses are checked at each delivery. */
+export function validateWebhook(request: WebhookRequest): WebhookSubscription {
+  if (!getConfig().WEBHOOK_ALLOW_PRIVATE_TARGETS && !request.url.startsWith('https://')) {
+    throw new ApiError('bad_request', 'webhook.url must be an https:// URL', [{ path: 'webhook.url', message: 'must use https' }]);
+  }
+  return subscriptionOf(request);
 }
 
 /** The declared upload checked against the size limit and accepted types (413, 415); returns the normalized type. */
@@ -128,5 +150,5 @@ export function validateBatchRequest(body: CreateBatchRequest): ValidatedBatchRe
       })),
     );
   }
-  return { model, ...(body.params ? { params: body.params } : {}), items };
+  return { model, ...(body.params ? { params: body.params } : {}), items, ...(body.webhook ? { webhook: validateWebhook(body.webhook) } : {}) };
 }

@@ -1,4 +1,5 @@
 import { createResultUrl, type UploadInstructions } from '../storage/presign.ts';
+import { type DeliveryState, IDLE_DELIVERY } from '../webhooks/events.ts';
 import type { Job } from './model.ts';
 
 /** How a job is shown to its owner: the one view the job routes and the batch routes share. */
@@ -18,8 +19,36 @@ export interface JobView {
   resultUrl?: string;
   error?: Job['error'];
   batchId?: string;
+  webhook?: WebhookView;
   upload?: UploadInstructions;
   links: { self: string };
+}
+
+/** Where a job's webhook stands: its subscription and how delivery of its events is going. */
+export interface WebhookView {
+  url: string;
+  events: string[];
+  status: DeliveryState['status'];
+  attempts: number;
+  lastStatus?: number;
+  lastError?: string;
+  nextAttemptAt?: string;
+}
+
+function webhookView(job: Job): WebhookView | undefined {
+  if (!job.webhook) return undefined;
+  const delivery = job.delivery ?? IDLE_DELIVERY;
+  const pending = (job.events?.length ?? 0) > delivery.done;
+  return {
+    url: job.webhook.url,
+    events: job.webhook.events,
+    // An event recorded but not yet taken up by the deliverer shows as pending.
+    status: pending && (delivery.status === 'idle' || delivery.status === 'delivered') ? 'pending' : delivery.status,
+    attempts: delivery.attempts,
+    ...(delivery.lastStatus !== undefined ? { lastStatus: delivery.lastStatus } : {}),
+    ...(delivery.lastError ? { lastError: delivery.lastError } : {}),
+    ...(delivery.nextAttemptAt && delivery.status === 'failing' ? { nextAttemptAt: delivery.nextAttemptAt } : {}),
+  };
 }
 
 export const jobPath = (jobId: string) => `/v1/jobs/${jobId}`;
@@ -41,6 +70,7 @@ export async function viewOf(job: Job): Promise<JobView> {
     ...(job.resultKey ? { resultUrl: await createResultUrl(job.jobId) } : {}),
     ...(job.error ? { error: job.error } : {}),
     ...(job.batchId ? { batchId: job.batchId } : {}),
+    ...(job.webhook ? { webhook: webhookView(job) } : {}),
     links: { self: jobPath(job.jobId) },
   };
 }

@@ -1,4 +1,4 @@
-import { GetObjectCommand, HeadObjectCommand, NoSuchKey, NotFound, PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, NoSuchKey, NotFound, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
 import { s3Client } from '../aws.ts';
 import { getConfig } from '../config.ts';
@@ -9,15 +9,17 @@ function isMissing(error: unknown): boolean {
   return error instanceof NoSuchKey || error instanceof NotFound || (error as Error)?.name === 'NotFound' || (error as Error)?.name === 'NoSuchKey';
 }
 
-/** Whether the client's upload for a job has landed. */
-export async function uploadExists(jobId: string): Promise<boolean> {
-  try {
-    await s3Client().send(new HeadObjectCommand({ Bucket: getConfig().BUCKET_NAME, Key: uploadKey(jobId) }));
-    return true;
-  } catch (error) {
-    if (isMissing(error)) return false;
-    throw error;
-  }
+/**
+ * Whether the client's upload for a job has landed, and its size. Asked by listing the exact key
+ * rather than by HeadObject: S3 answers HEAD of a missing key with 403 (not 404) unless the caller
+ * may list the whole bucket, while a listing under the key's own prefix needs only the
+ * `s3:prefix`-conditioned ListBucket the functions hold. So a missing upload is never an error.
+ */
+export async function findUpload(jobId: string): Promise<{ size: number } | undefined> {
+  const key = uploadKey(jobId);
+  const { Contents } = await s3Client().send(new ListObjectsV2Command({ Bucket: getConfig().BUCKET_NAME, Prefix: key, MaxKeys: 1 }));
+  const object = Contents?.find((o) => o.Key === key);
+  return object ? { size: object.Size ?? 0 } : undefined;
 }
 
 /**

@@ -32,8 +32,8 @@ describe('the gateway contract', () => {
     expect(response.statusCode).toBe(route.authenticated ? 401 : 200);
   });
 
-  it('lists health as the only public route', () => {
-    expect(PUBLIC_ROUTES).toEqual(['GET /v1/health']);
+  it('lists the page and health as the only public routes', () => {
+    expect([...PUBLIC_ROUTES].sort()).toEqual(['GET /', 'GET /v1/health']);
   });
 
   it('answers a path outside the contract with 404 in the error shape', async () => {

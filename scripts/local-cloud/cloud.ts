@@ -1,28 +1,32 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import dynalite from 'dynalite';
-import { createSqsServer } from 'local-aws-sqs';
-import { TABLE_SCHEMA } from '#shared/jobs/table.ts';
-import { startEventSource, type EventSource } from './event-source.ts';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { createRequestHandler as createSqsRequestHandler } from 'local-aws-sqs';
+import { QUEUE_SETTINGS } from '#shared/jobs/table.ts';
+import { ensureTable, startDynalite, sweepExpiredItems, TTL_SWEEP_DEFAULT_MS } from './dynamodb.ts';
+import { type Edge, startEdge } from './edge.ts';
+import type { EventSource } from './event-source.ts';
 import { startHttpGateway, type HttpGateway } from './http-gateway.ts';
+import { InProcessRequestHandler, type RequestListener } from './in-process-handler.ts';
 import { createNotificationBridge } from './notifications.ts';
-import { type LocalS3, startLocalS3 } from './s3/server.ts';
+import { createQueues, type QueueDefinition, startConsumers } from './queues.ts';
+import { createLocalS3, type LocalS3 } from './s3/server.ts';
+import { type PeriodicTask, type ScheduleDefinition, scheduledFunctions, startPeriodic } from './schedules.ts';
 
 /**
- * The local cloud: AWS-protocol servers on loopback and the glue AWS provides between them, in
- * one process, running the very handlers the AWS stack deploys.
+ * The local cloud: AWS-protocol servers and the glue AWS provides between them, in one process,
+ * running the very handlers the AWS stack deploys.
  *
- *   local S3 (SigV4 checks, crash-safe store) ◀─ clients, presigned PUTs, the SDK, the AWS CLI
- *     └─ ObjectCreated uploads/ ─▶ notification bridge ─▶ SQS jobs queue (+ DLQ) ─▶ event source ─▶ worker handler
+ *   edge port (S3 | DynamoDB | SQS by credential scope) ◀─ the AWS CLI, scripts, presigned PUTs
+ *   local S3 ─ ObjectCreated uploads/ ─▶ notification bridge ─▶ SQS queues (QUEUES) ─▶ event sources ─▶ handlers
  *   HTTP gateway (API Gateway v2 events, authorizer first) ─▶ API handler ─▶ DynamoDB (dynalite)
+ *   schedules (SCHEDULES, the TTL sweep) ─▶ handlers
  *
- * State (objects, table) persists under stateDir; the queue lives in memory, so on start every
- * unfinished job whose upload exists is notified again (transitions are idempotent).
+ * The handlers' SDK clients reach the emulators in process (in-process-handler.ts): same
+ * protocol and signatures, no sockets. State (objects, table) persists under stateDir; the queue
+ * lives in memory and is rebuilt on start from the table and the bucket (redriveUnfinishedJobs).
  */
 
 export const LOCAL_RESOURCES = {
@@ -31,7 +35,10 @@ export const LOCAL_RESOURCES = {
   table: 'inference-pipeline-jobs',
   queue: 'inference-pipeline-jobs',
   dlq: 'inference-pipeline-jobs-dlq',
-  /** Static credentials the S3 gateway accepts; they sign the presigned URLs handed to clients. */
+  /**
+   * The one key pair the local S3 accepts (SigV4 signs with the secret, so any other key id could
+   * not be verified); published in endpoints.json and the README. It signs presigned URLs too.
+   */
   credentials: { accessKeyId: 'LOCALCLOUDACCESSKEY', secretAccessKey: 'local-cloud-secret-access-key' },
   devOwner: 'dev',
 } as const;
@@ -44,9 +51,11 @@ export interface LocalCloudOptions {
   host?: string;
   /** API port; 0 picks a free one. */
   apiPort?: number;
+  /** The edge port serving S3, DynamoDB and SQS; 0 picks a free one. */
+  edgePort?: number;
   /** Settings for the handlers (shared/config.ts variables), over the process environment. */
   env?: Record<string, string>;
-  /** CORS allowed origins for the API and the bucket. */
+  /** CORS allowed origins for the API and the bucket (the stack's allowedOrigins). */
   allowedOrigins?: string[];
   worker?: {
     batchSize?: number;
@@ -57,12 +66,18 @@ export interface LocalCloudOptions {
     visibilityTimeoutSeconds?: number;
   };
   maxReceiveCount?: number;
+  /** Interval of each schedule, by name (SCHEDULES), over its AWS rate. */
+  scheduleEveryMs?: Record<string, number>;
+  /** How often expired items are deleted (DynamoDB TTL); default a minute. */
+  ttlSweepMs?: number;
 }
 
 export interface Endpoints {
   apiUrl: string;
   apiKey: string;
   region: string;
+  /** The edge port's URL: every service below answers there. */
+  edge: string;
   s3: string;
   sqs: string;
   dynamodb: string;
@@ -70,73 +85,98 @@ export interface Endpoints {
   queueUrl: string;
   dlqUrl: string;
   table: string;
+  /** The fixed local key pair (the local S3 verifies signatures with it). */
+  credentials: { accessKeyId: string; secretAccessKey: string };
 }
 
 export interface LocalCloud {
   endpoints: Endpoints;
   s3Gateway: LocalS3;
+  /** The jobs queue's event source (the worker). */
   eventSource: EventSource;
+  eventSources: ReadonlyMap<string, EventSource>;
   /** Deliver an ObjectCreated notification for a key again (tests: duplicate events). */
   notifyUpload(key: string): Promise<void>;
+  /** Run the TTL sweep now; resolves to the number of items deleted. */
+  sweepExpired(): Promise<number>;
+  /** Stop taking requests (503), finish what is in flight and the running jobs, then the stores. */
   stop(): Promise<void>;
 }
 
-function listen(server: Server, port: number, host: string): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolvePort((server.address() as AddressInfo).port));
-  });
+/** The queues the AWS stack makes, and the functions consuming them (one entry per queue). */
+export function localQueues(options: LocalCloudOptions): QueueDefinition[] {
+  const timeoutSeconds = options.worker?.timeoutSeconds ?? 60;
+  const visibilityTimeout = options.worker?.visibilityTimeoutSeconds ?? QUEUE_SETTINGS.visibilityTimeoutFactor * timeoutSeconds;
+  return [
+    {
+      name: LOCAL_RESOURCES.dlq,
+      attributes: { MessageRetentionPeriod: String(QUEUE_SETTINGS.dlqRetentionDays * 86_400) },
+      // Ends jobs whose messages ran out of deliveries, as the stack's dead-letter function does.
+      consumer: { handlerModule: 'functions/dead-letter/index.ts', functionName: 'dead-letter', batchSize: 10, maxConcurrency: 1, timeoutSeconds: 30 },
+    },
+    {
+      name: LOCAL_RESOURCES.queue,
+      attributes: { VisibilityTimeout: String(visibilityTimeout) },
+      deadLetter: { queue: LOCAL_RESOURCES.dlq, maxReceiveCount: options.maxReceiveCount ?? 5 },
+      consumer: {
+        handlerModule: 'functions/worker/index.ts',
+        functionName: 'worker',
+        batchSize: options.worker?.batchSize ?? QUEUE_SETTINGS.batchSize,
+        maxConcurrency: options.worker?.maxConcurrency ?? 2,
+        timeoutSeconds,
+      },
+    },
+  ];
 }
 
-function closeServer(server: Server): Promise<void> {
-  return new Promise((done) => {
-    server.close(() => done());
-    server.closeAllConnections?.();
-  });
-}
+/** The stack's scheduled functions (EventBridge rules), with their AWS rates. */
+export const SCHEDULES: readonly ScheduleDefinition[] = [];
 
 export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCloud> {
   const host = options.host ?? '127.0.0.1';
   const stateDir = resolve(options.stateDir ?? '.local');
   const { region, bucket, table, queue, dlq, credentials } = LOCAL_RESOURCES;
   const timeoutSeconds = options.worker?.timeoutSeconds ?? 60;
-  const visibilityTimeout = options.worker?.visibilityTimeoutSeconds ?? 6 * timeoutSeconds;
-  const maxReceiveCount = options.maxReceiveCount ?? 5;
   const allowedOrigins = options.allowedOrigins ?? ['*'];
   if (options.fresh) rmSync(stateDir, { recursive: true, force: true });
   mkdirSync(join(stateDir, 's3'), { recursive: true });
   mkdirSync(join(stateDir, 'dynamodb'), { recursive: true });
-  const stops: (() => Promise<unknown>)[] = [];
+  // Stop steps, run in order: ingress first, then the work, then the stores.
+  const ingress: (() => Promise<unknown>)[] = [];
+  const work: (() => Promise<unknown>)[] = [];
+  const stores: (() => Promise<unknown>)[] = [];
   const stop = async () => {
-    for (const close of stops.reverse()) await close().catch(() => undefined);
+    for (const step of [...ingress, ...work, ...stores]) await step().catch((error) => console.error('local cloud stop:', error));
+    ingress.length = work.length = stores.length = 0;
   };
 
   try {
     // S3: the project's own server, with the bucket and its CORS as the AWS stack makes them.
-    const s3Gateway = await startLocalS3({
-      directory: join(stateDir, 's3'),
-      host,
-      port: 0,
-      region,
-      credentials: [credentials],
-      buckets: [bucket],
-      allowedOrigins,
-    });
-    stops.push(() => s3Gateway.close());
-
+    const s3Gateway = await createLocalS3({ directory: join(stateDir, 's3'), region, credentials: [credentials], buckets: [bucket], allowedOrigins });
+    stores.push(() => s3Gateway.close());
     // DynamoDB: dynalite, persisted with LevelDB.
-    const dynamoServer = dynalite({ path: join(stateDir, 'dynamodb'), createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-    const dynamoPort = await listen(dynamoServer, 0, host);
-    stops.push(() => closeServer(dynamoServer));
+    const dynamoServer = await startDynalite(join(stateDir, 'dynamodb'), host);
+    stores.push(() => dynamoServer.close());
 
-    // SQS: in memory.
-    const sqsServer = await createSqsServer({ port: 0, hostname: host, region, emulateQueueCreationLifecycle: false });
-    const sqsPort = (sqsServer.address() as AddressInfo).port;
-    stops.push(() => closeServer(sqsServer));
+    // One port for all three, for the AWS CLI, scripts and presigned URLs (stable across restarts when fixed).
+    let edge: Edge | undefined;
+    const edgePort = options.edgePort ?? 0;
+    // SQS: in memory; its queue URLs name the edge port.
+    const sqsService = createSqsRequestHandler({ port: edgePort, hostname: host, region, emulateQueueCreationLifecycle: false });
+    const sqsListener = sqsService.requestHandler as RequestListener;
+    edge = await startEdge({ s3: s3Gateway, dynamodb: dynamoServer.listener, sqs: sqsListener }, edgePort, host);
+    sqsService.service.PORT = Number(new URL(edge.url).port);
+    ingress.push(() => edge.close());
+    const endpoints = { edge: edge.url, s3: edge.url, sqs: edge.url, dynamodb: edge.url };
 
-    const endpoints = { s3: s3Gateway.url, sqs: `http://${host}:${sqsPort}`, dynamodb: `http://${host}:${dynamoPort}` };
+    // The handlers' clients reach the emulators in process; endpoints still name the edge (presigned URLs).
+    const listeners: Record<'s3' | 'dynamodb' | 'sqs', RequestListener> = { s3: s3Gateway.listener, dynamodb: dynamoServer.listener, sqs: sqsListener };
+    const inProcess = Object.fromEntries(Object.entries(listeners).map(([service, listener]) => [service, new InProcessRequestHandler(listener)])) as Record<
+      keyof typeof listeners,
+      InProcessRequestHandler
+    >;
 
-    // The handlers reach these servers through the standard SDK environment, as on AWS.
+    // The handlers read the standard SDK environment, as on AWS.
     Object.assign(process.env, {
       AWS_REGION: region,
       AWS_ACCESS_KEY_ID: credentials.accessKeyId,
@@ -149,7 +189,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       TABLE_NAME: table,
       BUCKET_NAME: bucket,
       S3_FORCE_PATH_STYLE: 'true',
-      MAX_RECEIVE_COUNT: String(maxReceiveCount),
+      MAX_RECEIVE_COUNT: String(options.maxReceiveCount ?? 5),
       JOB_LEASE_SECONDS: String(timeoutSeconds),
       ...options.env,
     });
@@ -157,67 +197,42 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     delete process.env.AWS_PROFILE;
 
     const clientConfig = { region, credentials };
-    const s3 = new S3Client({ ...clientConfig, endpoint: endpoints.s3, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED' });
-    const dynamo = new DynamoDBClient({ ...clientConfig, endpoint: endpoints.dynamodb });
-    const sqs = new SQSClient({ ...clientConfig, endpoint: endpoints.sqs });
-    stops.push(async () => [s3, dynamo, sqs].forEach((c) => c.destroy()));
+    type Handler = NonNullable<ConstructorParameters<typeof S3Client>[0]>['requestHandler'];
+    const s3 = new S3Client({ ...clientConfig, endpoint: endpoints.s3, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', requestHandler: inProcess.s3 as Handler });
+    const dynamo = new DynamoDBClient({ ...clientConfig, endpoint: endpoints.dynamodb, requestHandler: inProcess.dynamodb as Handler });
+    const sqs = new SQSClient({ ...clientConfig, endpoint: endpoints.sqs, requestHandler: inProcess.sqs as Handler });
+    stores.push(async () => [s3, dynamo, sqs].forEach((c) => c.destroy()));
 
-    // Resources, with the names and settings the AWS stack uses (the bucket and its CORS: startLocalS3 above).
+    // Resources, with the names and settings the AWS stack uses (the bucket and its CORS: createLocalS3 above).
     await ensureTable(dynamo, table);
-    const { QueueUrl: dlqUrl } = await sqs.send(
-      new CreateQueueCommand({ QueueName: dlq, Attributes: { MessageRetentionPeriod: String(14 * 86_400) } }),
-    );
-    const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
-    const { QueueUrl: queueUrl } = await sqs.send(
-      new CreateQueueCommand({
-        QueueName: queue,
-        Attributes: {
-          VisibilityTimeout: String(visibilityTimeout),
-          RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount }),
-        },
-      }),
-    );
-    const queueArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+    const queueTable = localQueues(options);
+    const queues = await createQueues(sqs, queueTable);
 
-    // Imported only now: the handlers read the environment set above.
+    // Imported only now: the handlers read the environment set above, and use the in-process handlers.
     const { resetConfig } = await import('#shared/config.ts');
-    const { resetAwsClients } = await import('#shared/aws.ts');
+    const { setRequestHandlerFactory } = await import('#shared/aws.ts');
     resetConfig();
-    resetAwsClients();
-    const { handler: api } = await import('../../functions/api/index.ts');
-    const { handler: authorizer } = await import('../../functions/authorizer/index.ts');
-    const { handler: worker } = await import('../../functions/worker/index.ts');
+    setRequestHandlerFactory((service) => inProcess[service] as Handler);
 
-    const eventSource = startEventSource({
-      sqs,
-      queueUrl: queueUrl!,
-      queueArn,
-      region,
-      handler: worker,
-      batchSize: options.worker?.batchSize ?? 10,
-      maxConcurrency: options.worker?.maxConcurrency ?? 2,
-      timeoutSeconds,
-      onError: (error) => console.error('local event source:', error),
-    });
-    stops.push(() => eventSource.stop());
+    const eventSources = await startConsumers(sqs, queueTable, queues, region);
+    // Stopped in table order reversed: the worker first, so a job it dead-letters still reaches the DLQ's consumer.
+    for (const source of [...eventSources.values()].reverse()) work.push(() => source.stop());
+    const jobsSource = eventSources.get(queue);
+    if (!jobsSource) throw new Error('the jobs queue has no consumer');
 
-    // The DLQ's consumer ends jobs whose messages ran out of deliveries, as the stack's dead-letter function does.
-    const { handler: deadLetters } = await import('../../functions/dead-letter/index.ts');
-    const deadLetterSource = startEventSource({
-      sqs,
-      queueUrl: dlqUrl!,
-      queueArn: dlqArn,
-      region,
-      handler: deadLetters,
-      batchSize: 10,
-      maxConcurrency: 1,
-      timeoutSeconds: 30,
-      functionName: 'dead-letter',
-      onError: (error) => console.error('local dead-letter source:', error),
-    });
-    stops.push(() => deadLetterSource.stop());
+    const periodic = startPeriodic(
+      [
+        { name: 'dynamodb-ttl', everyMs: options.ttlSweepMs ?? TTL_SWEEP_DEFAULT_MS, run: () => sweepExpiredItems(dynamo, table) },
+        ...(await scheduledFunctions(
+          SCHEDULES.map((s) => ({ ...s, everyMs: options.scheduleEveryMs?.[s.name] ?? s.everyMs })),
+          region,
+        )),
+      ] satisfies PeriodicTask[],
+      (task, error) => console.error(`local schedule ${task}:`, error),
+    );
+    work.unshift(() => periodic.stop());
 
-    const bridge = createNotificationBridge({ sqs, queueUrl: queueUrl!, prefix: 'uploads/', region, onSent: () => eventSource.wake() });
+    const bridge = createNotificationBridge({ sqs, queueUrl: queues.get(queue)!.url, prefix: 'uploads/', region, onSent: () => jobsSource.wake() });
     // Awaited by the S3 server before it answers: an upload answered 200 has been notified.
     s3Gateway.onObjectCreated((event) => bridge.notify(event));
 
@@ -227,59 +242,44 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     };
 
     const apiKey = await devApiKey(stateDir);
+    const { handler: api } = await import('../../functions/api/index.ts');
+    const { handler: authorizer } = await import('../../functions/authorizer/index.ts');
     const gateway: HttpGateway = await startHttpGateway({ host, port: options.apiPort ?? 0, api, authorizer, allowedOrigins });
-    stops.push(() => gateway.close());
-
-    await redriveUnfinishedJobs(notifyUpload);
-
+    ingress.unshift(() => gateway.close());
+    // Written before the first API request is handled (no await since listen), atomically.
     const all: Endpoints = {
       apiUrl: gateway.url,
       apiKey,
       region,
       ...endpoints,
       bucket,
-      queueUrl: queueUrl!,
-      dlqUrl: dlqUrl!,
+      queueUrl: queues.get(queue)!.url,
+      dlqUrl: queues.get(dlq)!.url,
       table,
+      credentials,
     };
-    writeFileSync(join(stateDir, 'endpoints.json'), `${JSON.stringify(all, null, 2)}\n`);
-    return { endpoints: all, s3Gateway, eventSource, notifyUpload, stop };
+    writeFileAtomically(join(stateDir, 'endpoints.json'), `${JSON.stringify(all, null, 2)}\n`);
+
+    await redriveUnfinishedJobs(notifyUpload);
+    return {
+      endpoints: all,
+      s3Gateway,
+      eventSource: jobsSource,
+      eventSources,
+      notifyUpload,
+      sweepExpired: () => sweepExpiredItems(dynamo, table),
+      stop,
+    };
   } catch (error) {
     await stop();
     throw error;
   }
 }
 
-async function ensureTable(dynamo: DynamoDBClient, name: string): Promise<void> {
-  try {
-    await dynamo.send(new DescribeTableCommand({ TableName: name }));
-    return;
-  } catch (error) {
-    if (!(error instanceof ResourceNotFoundException) && (error as Error).name !== 'ResourceNotFoundException') throw error;
-  }
-  const { partitionKey, ownerIndex } = TABLE_SCHEMA;
-  await dynamo.send(
-    new CreateTableCommand({
-      TableName: name,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: partitionKey, AttributeType: 'S' },
-        { AttributeName: ownerIndex.partitionKey, AttributeType: 'S' },
-        { AttributeName: ownerIndex.sortKey, AttributeType: 'S' },
-      ],
-      KeySchema: [{ AttributeName: partitionKey, KeyType: 'HASH' }],
-      GlobalSecondaryIndexes: [
-        {
-          IndexName: ownerIndex.name,
-          KeySchema: [
-            { AttributeName: ownerIndex.partitionKey, KeyType: 'HASH' },
-            { AttributeName: ownerIndex.sortKey, KeyType: 'RANGE' },
-          ],
-          Projection: { ProjectionType: 'ALL' },
-        },
-      ],
-    }),
-  );
+function writeFileAtomically(path: string, text: string): void {
+  const temporary = `${path}.${process.pid}.tmp`;
+  writeFileSync(temporary, text);
+  renameSync(temporary, path);
 }
 
 /** The dev key survives restarts (kept in endpoints.json); a new one is made if it is gone from the table. */
@@ -295,9 +295,10 @@ async function devApiKey(stateDir: string): Promise<string> {
 }
 
 /**
- * The queue lives in memory, so every job a previous run left unfinished with its upload in the
- * bucket (queued, running, or still awaiting_upload because the object landed just before the
- * stop) is notified again; the lifecycle makes a duplicate notification harmless.
+ * The queue lives in memory, so it is rebuilt from the table and the bucket: every job a previous
+ * run left unfinished with its upload in the bucket (queued, running, or still awaiting_upload
+ * because the object landed just before the stop) is notified again; the lifecycle makes a
+ * duplicate notification harmless. Terminal jobs (succeeded, failed, canceled) have their answer.
  */
 async function redriveUnfinishedJobs(notifyUpload: (key: string) => Promise<void>): Promise<void> {
   const { scanJobsByStatus } = await import('#shared/jobs/store.ts');

@@ -91,6 +91,7 @@ export interface Endpoints {
 
 export interface LocalCloud {
   endpoints: Endpoints;
+  /** The local S3 (faults, clock); its close() closes the edge port it is served on. */
   s3Gateway: LocalS3;
   /** The jobs queue's event source (the worker). */
   eventSource: EventSource;
@@ -261,9 +262,12 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     writeFileAtomically(join(stateDir, 'endpoints.json'), `${JSON.stringify(all, null, 2)}\n`);
 
     await redriveUnfinishedJobs(notifyUpload);
+    // Closing "the S3 server" closes the port S3 is served on (tests: S3 vanishing under a client);
+    // the handlers keep their in-process route.
+    const servedS3: LocalS3 = Object.assign(Object.create(s3Gateway) as LocalS3, { close: () => edge.close() });
     return {
       endpoints: all,
-      s3Gateway,
+      s3Gateway: servedS3,
       eventSource: jobsSource,
       eventSources,
       notifyUpload,

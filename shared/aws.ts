@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { S3Client } from '@aws-sdk/client-s3';
+import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { getConfig } from './config.ts';
@@ -16,25 +16,42 @@ let s3: S3Client | undefined;
 let dynamo: DynamoDBDocumentClient | undefined;
 let sqs: SQSClient | undefined;
 
+/** The services whose clients this module makes. */
+export type AwsService = 's3' | 'dynamodb' | 'sqs';
+/** An SDK request handler (@smithy HttpHandler), as the clients' `requestHandler` setting takes it. */
+export type RequestHandler = NonNullable<S3ClientConfig['requestHandler']>;
+let requestHandlerFor: ((service: AwsService) => RequestHandler | undefined) | undefined;
+
+/**
+ * Who carries the clients' requests: by default the SDK's HTTP handler. A host that serves the
+ * AWS APIs in the same process (the local cloud) sets a factory here before the handlers run;
+ * nothing else changes: same protocol, same signing.
+ */
+export function setRequestHandlerFactory(factory: ((service: AwsService) => RequestHandler | undefined) | undefined): void {
+  requestHandlerFor = factory;
+  resetAwsClients();
+}
+
 export function s3Client(): S3Client {
   s3 ??= new S3Client({
     region: getConfig().AWS_REGION,
     forcePathStyle: getConfig().S3_FORCE_PATH_STYLE,
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
+    requestHandler: requestHandlerFor?.('s3'),
   });
   return s3;
 }
 
 export function documentClient(): DynamoDBDocumentClient {
-  dynamo ??= DynamoDBDocumentClient.from(new DynamoDBClient({ region: getConfig().AWS_REGION }), {
+  dynamo ??= DynamoDBDocumentClient.from(new DynamoDBClient({ region: getConfig().AWS_REGION, requestHandler: requestHandlerFor?.('dynamodb') }), {
     marshallOptions: { removeUndefinedValues: true },
   });
   return dynamo;
 }
 
 export function sqsClient(): SQSClient {
-  sqs ??= new SQSClient({ region: getConfig().AWS_REGION });
+  sqs ??= new SQSClient({ region: getConfig().AWS_REGION, requestHandler: requestHandlerFor?.('sqs') });
   return sqs;
 }
 

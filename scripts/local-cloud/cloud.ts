@@ -1,28 +1,32 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceNotFoundException, UpdateTableCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import dynalite from 'dynalite';
-import { createSqsServer } from 'local-aws-sqs';
-import { TABLE_INDEXES, TABLE_SCHEMA } from '#shared/jobs/table.ts';
-import { startEventSource, type EventSource } from './event-source.ts';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { createRequestHandler as createSqsRequestHandler } from 'local-aws-sqs';
+import { QUEUE_SETTINGS } from '#shared/jobs/table.ts';
+import { ensureTable, startDynalite, sweepExpiredItems, TTL_SWEEP_DEFAULT_MS } from './dynamodb.ts';
+import { type Edge, startEdge } from './edge.ts';
+import type { EventSource } from './event-source.ts';
 import { startHttpGateway, type HttpGateway } from './http-gateway.ts';
+import { InProcessRequestHandler, type RequestListener } from './in-process-handler.ts';
 import { createNotificationBridge } from './notifications.ts';
-import { type LocalS3, startLocalS3 } from './s3/server.ts';
+import { createQueues, type QueueDefinition, startConsumers } from './queues.ts';
+import { createLocalS3, type LocalS3 } from './s3/server.ts';
+import { type PeriodicTask, type ScheduleDefinition, scheduledFunctions, startPeriodic } from './schedules.ts';
 
 /**
- * The local cloud: AWS-protocol servers on loopback and the glue AWS provides between them, in
- * one process, running the very handlers the AWS stack deploys.
+ * The local cloud: AWS-protocol servers and the glue AWS provides between them, in one process,
+ * running the very handlers the AWS stack deploys.
  *
- *   local S3 (SigV4 checks, crash-safe store) ◀─ clients, presigned PUTs, the SDK, the AWS CLI
- *     └─ ObjectCreated uploads/ ─▶ notification bridge ─▶ SQS jobs queue (+ DLQ) ─▶ event source ─▶ worker handler
+ *   edge port (S3 | DynamoDB | SQS by credential scope) ◀─ the AWS CLI, scripts, presigned PUTs
+ *   local S3 ─ ObjectCreated uploads/ ─▶ notification bridge ─▶ SQS queues (QUEUES) ─▶ event sources ─▶ handlers
  *   HTTP gateway (API Gateway v2 events, authorizer first) ─▶ API handler ─▶ DynamoDB (dynalite)
+ *   schedules (SCHEDULES, the TTL sweep) ─▶ handlers
  *
- * State (objects, table) persists under stateDir; the queue lives in memory, so on start every
- * unfinished job whose upload exists is notified again (transitions are idempotent).
+ * The handlers' SDK clients reach the emulators in process (in-process-handler.ts): same
+ * protocol and signatures, no sockets. State (objects, table) persists under stateDir; the queue
+ * lives in memory and is rebuilt on start from the table and the bucket (redriveUnfinishedJobs).
  */
 
 export const LOCAL_RESOURCES = {
@@ -32,7 +36,10 @@ export const LOCAL_RESOURCES = {
   queue: 'inference-pipeline-jobs',
   dlq: 'inference-pipeline-jobs-dlq',
   webhookQueue: 'inference-pipeline-webhooks',
-  /** Static credentials the S3 gateway accepts; they sign the presigned URLs handed to clients. */
+  /**
+   * The one key pair the local S3 accepts (SigV4 signs with the secret, so any other key id could
+   * not be verified); published in endpoints.json and the README. It signs presigned URLs too.
+   */
   credentials: { accessKeyId: 'LOCALCLOUDACCESSKEY', secretAccessKey: 'local-cloud-secret-access-key' },
   devOwner: 'dev',
 } as const;
@@ -45,9 +52,11 @@ export interface LocalCloudOptions {
   host?: string;
   /** API port; 0 picks a free one. */
   apiPort?: number;
+  /** The edge port serving S3, DynamoDB and SQS; 0 picks a free one. */
+  edgePort?: number;
   /** Settings for the handlers (shared/config.ts variables), over the process environment. */
   env?: Record<string, string>;
-  /** CORS allowed origins for the API and the bucket. */
+  /** CORS allowed origins for the API and the bucket (the stack's allowedOrigins). */
   allowedOrigins?: string[];
   worker?: {
     batchSize?: number;
@@ -58,19 +67,18 @@ export interface LocalCloudOptions {
     visibilityTimeoutSeconds?: number;
   };
   maxReceiveCount?: number;
-  /** How often the scheduled sweep runs (the stack: every minute). */
-  sweepIntervalMs?: number;
+  /** Interval of each schedule, by name (SCHEDULES), over its AWS rate. */
+  scheduleEveryMs?: Record<string, number>;
+  /** How often expired items are deleted (DynamoDB TTL); default a minute. */
+  ttlSweepMs?: number;
 }
-
-/** The stack's sweep schedule (rate(1 minute)). */
-export const SWEEP_INTERVAL_MS = 60_000;
-/** The webhook queue's visibility timeout: 6 × the delivery function's 30 s timeout, as AWS advises for SQS-triggered functions. */
-const WEBHOOK_VISIBILITY_SECONDS = 180;
 
 export interface Endpoints {
   apiUrl: string;
   apiKey: string;
   region: string;
+  /** The edge port's URL: every service below answers there. */
+  edge: string;
   s3: string;
   sqs: string;
   dynamodb: string;
@@ -78,75 +86,119 @@ export interface Endpoints {
   queueUrl: string;
   dlqUrl: string;
   table: string;
+  /** The fixed local key pair (the local S3 verifies signatures with it). */
+  credentials: { accessKeyId: string; secretAccessKey: string };
 }
 
 export interface LocalCloud {
   endpoints: Endpoints;
+  /** The local S3 (faults, clock); its close() closes the edge port it is served on. */
   s3Gateway: LocalS3;
+  /** The jobs queue's event source (the worker). */
   eventSource: EventSource;
+  eventSources: ReadonlyMap<string, EventSource>;
   /** Deliver an ObjectCreated notification for a key again (tests: duplicate events). */
   notifyUpload(key: string): Promise<void>;
-  /** Run the scheduled sweep now (it also runs every sweepIntervalMs). */
+  /** Run the TTL sweep now; resolves to the number of items deleted. */
+  sweepExpired(): Promise<number>;
+  /** Run the scheduled sweep (functions/sweep) now, as its schedule would. */
   sweep(): Promise<void>;
+  /** Stop taking requests (503), finish what is in flight and the running jobs, then the stores. */
   stop(): Promise<void>;
 }
 
-function listen(server: Server, port: number, host: string): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolvePort((server.address() as AddressInfo).port));
-  });
+/** The queues the AWS stack makes, and the functions consuming them (one entry per queue). */
+export function localQueues(options: LocalCloudOptions): QueueDefinition[] {
+  const timeoutSeconds = options.worker?.timeoutSeconds ?? 60;
+  const visibilityTimeout = options.worker?.visibilityTimeoutSeconds ?? QUEUE_SETTINGS.visibilityTimeoutFactor * timeoutSeconds;
+  return [
+    {
+      name: LOCAL_RESOURCES.dlq,
+      attributes: { MessageRetentionPeriod: String(QUEUE_SETTINGS.dlqRetentionDays * 86_400) },
+      // Ends jobs whose messages ran out of deliveries, as the stack's dead-letter function does.
+      consumer: { handlerModule: 'functions/dead-letter/index.ts', functionName: 'dead-letter', batchSize: 10, maxConcurrency: 1, timeoutSeconds: 30 },
+    },
+    {
+      name: LOCAL_RESOURCES.queue,
+      attributes: { VisibilityTimeout: String(visibilityTimeout) },
+      deadLetter: { queue: LOCAL_RESOURCES.dlq, maxReceiveCount: options.maxReceiveCount ?? 5 },
+      consumer: {
+        handlerModule: 'functions/worker/index.ts',
+        functionName: 'worker',
+        batchSize: options.worker?.batchSize ?? QUEUE_SETTINGS.batchSize,
+        maxConcurrency: options.worker?.maxConcurrency ?? 2,
+        timeoutSeconds,
+      },
+    },
+    {
+      name: LOCAL_RESOURCES.webhookQueue,
+      // 6 × the delivery function's timeout, as AWS advises for SQS-triggered functions.
+      attributes: { VisibilityTimeout: String(QUEUE_SETTINGS.visibilityTimeoutFactor * WEBHOOK_TIMEOUT_SECONDS) },
+      consumer: {
+        handlerModule: 'functions/webhooks/index.ts',
+        functionName: 'webhooks',
+        batchSize: QUEUE_SETTINGS.batchSize,
+        maxConcurrency: 2,
+        timeoutSeconds: WEBHOOK_TIMEOUT_SECONDS,
+      },
+    },
+  ];
 }
 
-function closeServer(server: Server): Promise<void> {
-  return new Promise((done) => {
-    server.close(() => done());
-    server.closeAllConnections?.();
-  });
-}
+/** The webhook delivery function's timeout (the stack's too): two 15 s calls at most per message. */
+export const WEBHOOK_TIMEOUT_SECONDS = 30;
+
+/** The stack's scheduled functions (EventBridge rules), with their AWS rates. */
+export const SCHEDULES: readonly ScheduleDefinition[] = [
+  // Expires lapsed uploads, re-notifies stalled jobs, hands due webhooks to delivery (rate(1 minute)).
+  { name: 'sweep', handlerModule: 'functions/sweep/index.ts', everyMs: 60_000, timeoutSeconds: 60 },
+];
 
 export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCloud> {
   const host = options.host ?? '127.0.0.1';
   const stateDir = resolve(options.stateDir ?? '.local');
   const { region, bucket, table, queue, dlq, credentials } = LOCAL_RESOURCES;
   const timeoutSeconds = options.worker?.timeoutSeconds ?? 60;
-  const visibilityTimeout = options.worker?.visibilityTimeoutSeconds ?? 6 * timeoutSeconds;
-  const maxReceiveCount = options.maxReceiveCount ?? 5;
   const allowedOrigins = options.allowedOrigins ?? ['*'];
   if (options.fresh) rmSync(stateDir, { recursive: true, force: true });
   mkdirSync(join(stateDir, 's3'), { recursive: true });
   mkdirSync(join(stateDir, 'dynamodb'), { recursive: true });
-  const stops: (() => Promise<unknown>)[] = [];
+  // Stop steps, run in order: ingress first, then the work, then the stores.
+  const ingress: (() => Promise<unknown>)[] = [];
+  const work: (() => Promise<unknown>)[] = [];
+  const stores: (() => Promise<unknown>)[] = [];
   const stop = async () => {
-    for (const close of stops.reverse()) await close().catch(() => undefined);
+    for (const step of [...ingress, ...work, ...stores]) await step().catch((error) => console.error('local cloud stop:', error));
+    ingress.length = work.length = stores.length = 0;
   };
 
   try {
     // S3: the project's own server, with the bucket and its CORS as the AWS stack makes them.
-    const s3Gateway = await startLocalS3({
-      directory: join(stateDir, 's3'),
-      host,
-      port: 0,
-      region,
-      credentials: [credentials],
-      buckets: [bucket],
-      allowedOrigins,
-    });
-    stops.push(() => s3Gateway.close());
-
+    const s3Gateway = await createLocalS3({ directory: join(stateDir, 's3'), region, credentials: [credentials], buckets: [bucket], allowedOrigins });
+    stores.push(() => s3Gateway.close());
     // DynamoDB: dynalite, persisted with LevelDB.
-    const dynamoServer = dynalite({ path: join(stateDir, 'dynamodb'), createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-    const dynamoPort = await listen(dynamoServer, 0, host);
-    stops.push(() => closeServer(dynamoServer));
+    const dynamoServer = await startDynalite(join(stateDir, 'dynamodb'), host);
+    stores.push(() => dynamoServer.close());
 
-    // SQS: in memory.
-    const sqsServer = await createSqsServer({ port: 0, hostname: host, region, emulateQueueCreationLifecycle: false });
-    const sqsPort = (sqsServer.address() as AddressInfo).port;
-    stops.push(() => closeServer(sqsServer));
+    // One port for all three, for the AWS CLI, scripts and presigned URLs (stable across restarts when fixed).
+    let edge: Edge | undefined;
+    const edgePort = options.edgePort ?? 0;
+    // SQS: in memory; its queue URLs name the edge port.
+    const sqsService = createSqsRequestHandler({ port: edgePort, hostname: host, region, emulateQueueCreationLifecycle: false });
+    const sqsListener = sqsService.requestHandler as RequestListener;
+    edge = await startEdge({ s3: s3Gateway, dynamodb: dynamoServer.listener, sqs: sqsListener }, edgePort, host);
+    sqsService.service.PORT = Number(new URL(edge.url).port);
+    ingress.push(() => edge.close());
+    const endpoints = { edge: edge.url, s3: edge.url, sqs: edge.url, dynamodb: edge.url };
 
-    const endpoints = { s3: s3Gateway.url, sqs: `http://${host}:${sqsPort}`, dynamodb: `http://${host}:${dynamoPort}` };
+    // The handlers' clients reach the emulators in process; endpoints still name the edge (presigned URLs).
+    const listeners: Record<'s3' | 'dynamodb' | 'sqs', RequestListener> = { s3: s3Gateway.listener, dynamodb: dynamoServer.listener, sqs: sqsListener };
+    const inProcess = Object.fromEntries(Object.entries(listeners).map(([service, listener]) => [service, new InProcessRequestHandler(listener)])) as Record<
+      keyof typeof listeners,
+      InProcessRequestHandler
+    >;
 
-    // The handlers reach these servers through the standard SDK environment, as on AWS.
+    // The handlers read the standard SDK environment, as on AWS.
     Object.assign(process.env, {
       AWS_REGION: region,
       AWS_ACCESS_KEY_ID: credentials.accessKeyId,
@@ -159,7 +211,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       TABLE_NAME: table,
       BUCKET_NAME: bucket,
       S3_FORCE_PATH_STYLE: 'true',
-      MAX_RECEIVE_COUNT: String(maxReceiveCount),
+      MAX_RECEIVE_COUNT: String(options.maxReceiveCount ?? 5),
       JOB_LEASE_SECONDS: String(timeoutSeconds),
       ...options.env,
     });
@@ -167,110 +219,52 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     delete process.env.AWS_PROFILE;
 
     const clientConfig = { region, credentials };
-    const s3 = new S3Client({ ...clientConfig, endpoint: endpoints.s3, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED' });
-    const dynamo = new DynamoDBClient({ ...clientConfig, endpoint: endpoints.dynamodb });
-    const sqs = new SQSClient({ ...clientConfig, endpoint: endpoints.sqs });
-    stops.push(async () => [s3, dynamo, sqs].forEach((c) => c.destroy()));
+    type Handler = NonNullable<ConstructorParameters<typeof S3Client>[0]>['requestHandler'];
+    const s3 = new S3Client({ ...clientConfig, endpoint: endpoints.s3, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', requestHandler: inProcess.s3 as Handler });
+    const dynamo = new DynamoDBClient({ ...clientConfig, endpoint: endpoints.dynamodb, requestHandler: inProcess.dynamodb as Handler });
+    const sqs = new SQSClient({ ...clientConfig, endpoint: endpoints.sqs, requestHandler: inProcess.sqs as Handler });
+    stores.push(async () => [s3, dynamo, sqs].forEach((c) => c.destroy()));
 
-    // Resources, with the names and settings the AWS stack uses (the bucket and its CORS: startLocalS3 above).
+    // Resources, with the names and settings the AWS stack uses (the bucket and its CORS: createLocalS3 above).
     await ensureTable(dynamo, table);
-    const { QueueUrl: dlqUrl } = await sqs.send(
-      new CreateQueueCommand({ QueueName: dlq, Attributes: { MessageRetentionPeriod: String(14 * 86_400) } }),
-    );
-    const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
-    const { QueueUrl: queueUrl } = await sqs.send(
-      new CreateQueueCommand({
-        QueueName: queue,
-        Attributes: {
-          VisibilityTimeout: String(visibilityTimeout),
-          RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount }),
-        },
-      }),
-    );
-    const queueArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
-    // Webhook deliveries: a nudge per state change, consumed by the delivery function (functions/webhooks).
-    const { QueueUrl: webhookQueueUrl } = await sqs.send(
-      new CreateQueueCommand({ QueueName: LOCAL_RESOURCES.webhookQueue, Attributes: { VisibilityTimeout: String(WEBHOOK_VISIBILITY_SECONDS) } }),
-    );
-    const webhookQueueArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: webhookQueueUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+    const queueTable = localQueues(options);
+    const queues = await createQueues(sqs, queueTable);
+
+    // Where the handlers send: the sweep re-notifies on the jobs queue; state changes nudge webhook delivery.
     Object.assign(process.env, {
-      JOBS_QUEUE_URL: queueUrl,
-      WEBHOOK_QUEUE_URL: webhookQueueUrl,
+      JOBS_QUEUE_URL: queues.get(queue)!.url,
+      WEBHOOK_QUEUE_URL: queues.get(LOCAL_RESOURCES.webhookQueue)!.url,
       // Local receivers are on loopback and plain http; on AWS only public https URLs are called.
       WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true',
       ...options.env,
     });
 
-    // Imported only now: the handlers read the environment set above.
+    // Imported only now: the handlers read the environment set above, and use the in-process handlers.
     const { resetConfig } = await import('#shared/config.ts');
-    const { resetAwsClients } = await import('#shared/aws.ts');
+    const { setRequestHandlerFactory } = await import('#shared/aws.ts');
     resetConfig();
-    resetAwsClients();
-    const { handler: api } = await import('../../functions/api/index.ts');
-    const { handler: authorizer } = await import('../../functions/authorizer/index.ts');
-    const { handler: worker } = await import('../../functions/worker/index.ts');
+    setRequestHandlerFactory((service) => inProcess[service] as Handler);
 
-    const eventSource = startEventSource({
-      sqs,
-      queueUrl: queueUrl!,
-      queueArn,
+    const eventSources = await startConsumers(sqs, queueTable, queues, region);
+    // Stopped in table order reversed: the worker first, so a job it dead-letters still reaches the DLQ's consumer.
+    for (const source of [...eventSources.values()].reverse()) work.push(() => source.stop());
+    const jobsSource = eventSources.get(queue);
+    if (!jobsSource) throw new Error('the jobs queue has no consumer');
+
+    const schedules = await scheduledFunctions(
+      SCHEDULES.map((s) => ({ ...s, everyMs: options.scheduleEveryMs?.[s.name] ?? s.everyMs })),
       region,
-      handler: worker,
-      batchSize: options.worker?.batchSize ?? 10,
-      maxConcurrency: options.worker?.maxConcurrency ?? 2,
-      timeoutSeconds,
-      onError: (error) => console.error('local event source:', error),
-    });
-    stops.push(() => eventSource.stop());
+    );
+    const periodic = startPeriodic(
+      [
+        { name: 'dynamodb-ttl', everyMs: options.ttlSweepMs ?? TTL_SWEEP_DEFAULT_MS, run: () => sweepExpiredItems(dynamo, table) },
+        ...schedules,
+      ] satisfies PeriodicTask[],
+      (task, error) => console.error(`local schedule ${task}:`, error),
+    );
+    work.unshift(() => periodic.stop());
 
-    // The DLQ's consumer ends jobs whose messages ran out of deliveries, as the stack's dead-letter function does.
-    const { handler: deadLetters } = await import('../../functions/dead-letter/index.ts');
-    const deadLetterSource = startEventSource({
-      sqs,
-      queueUrl: dlqUrl!,
-      queueArn: dlqArn,
-      region,
-      handler: deadLetters,
-      batchSize: 10,
-      maxConcurrency: 1,
-      timeoutSeconds: 30,
-      functionName: 'dead-letter',
-      onError: (error) => console.error('local dead-letter source:', error),
-    });
-    stops.push(() => deadLetterSource.stop());
-
-    const { handler: deliverWebhooks } = await import('../../functions/webhooks/index.ts');
-    const webhookSource = startEventSource({
-      sqs,
-      queueUrl: webhookQueueUrl!,
-      queueArn: webhookQueueArn,
-      region,
-      handler: deliverWebhooks,
-      batchSize: 10,
-      maxConcurrency: 2,
-      timeoutSeconds: 30,
-      functionName: 'webhooks',
-      onError: (error) => console.error('local webhook source:', error),
-    });
-    stops.push(() => webhookSource.stop());
-
-    // The scheduled sweep, as the stack's EventBridge rule runs it: on a timer, one run at a time.
-    const { handler: sweepHandler } = await import('../../functions/sweep/index.ts');
-    let sweeping: Promise<void> | undefined;
-    const runSweep = () => {
-      sweeping ??= sweepHandler({ time: new Date().toISOString() })
-        .catch((error: unknown) => console.error('local sweep:', error))
-        .finally(() => (sweeping = undefined));
-      return sweeping;
-    };
-    const sweepTimer = setInterval(() => void runSweep(), options.sweepIntervalMs ?? SWEEP_INTERVAL_MS);
-    sweepTimer.unref();
-    stops.push(async () => {
-      clearInterval(sweepTimer);
-      await sweeping;
-    });
-
-    const bridge = createNotificationBridge({ sqs, queueUrl: queueUrl!, prefix: 'uploads/', region, onSent: () => eventSource.wake() });
+    const bridge = createNotificationBridge({ sqs, queueUrl: queues.get(queue)!.url, prefix: 'uploads/', region, onSent: () => jobsSource.wake() });
     // Awaited by the S3 server before it answers: an upload answered 200 has been notified.
     s3Gateway.onObjectCreated((event) => bridge.notify(event));
 
@@ -280,73 +274,50 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     };
 
     const apiKey = await devApiKey(stateDir);
+    const { handler: api } = await import('../../functions/api/index.ts');
+    const { handler: authorizer } = await import('../../functions/authorizer/index.ts');
     const gateway: HttpGateway = await startHttpGateway({ host, port: options.apiPort ?? 0, api, authorizer, allowedOrigins });
-    stops.push(() => gateway.close());
-
-    await redriveUnfinishedJobs(notifyUpload);
-
+    ingress.unshift(() => gateway.close());
+    // Written before the first API request is handled (no await since listen), atomically.
     const all: Endpoints = {
       apiUrl: gateway.url,
       apiKey,
       region,
       ...endpoints,
       bucket,
-      queueUrl: queueUrl!,
-      dlqUrl: dlqUrl!,
+      queueUrl: queues.get(queue)!.url,
+      dlqUrl: queues.get(dlq)!.url,
       table,
+      credentials,
     };
-    writeFileSync(join(stateDir, 'endpoints.json'), `${JSON.stringify(all, null, 2)}\n`);
-    return { endpoints: all, s3Gateway, eventSource, notifyUpload, sweep: runSweep, stop };
+    writeFileAtomically(join(stateDir, 'endpoints.json'), `${JSON.stringify(all, null, 2)}\n`);
+
+    await redriveUnfinishedJobs(notifyUpload);
+    // Closing "the S3 server" closes the port S3 is served on (tests: S3 vanishing under a client);
+    // the handlers keep their in-process route.
+    const servedS3: LocalS3 = Object.assign(Object.create(s3Gateway) as LocalS3, { close: () => edge.close() });
+    return {
+      endpoints: all,
+      s3Gateway: servedS3,
+      eventSource: jobsSource,
+      eventSources,
+      notifyUpload,
+      sweepExpired: () => sweepExpiredItems(dynamo, table),
+      sweep: async () => {
+        await schedules.find((s) => s.name === 'sweep')!.run();
+      },
+      stop,
+    };
   } catch (error) {
     await stop();
     throw error;
   }
 }
 
-async function ensureTable(dynamo: DynamoDBClient, name: string): Promise<void> {
-  const attributes = new Map<string, 'S' | 'N'>([[TABLE_SCHEMA.partitionKey, 'S']]);
-  for (const index of TABLE_INDEXES) {
-    attributes.set(index.partitionKey, index.keyTypes[0]);
-    attributes.set(index.sortKey, index.keyTypes[1]);
-  }
-  const indexDefinition = (index: (typeof TABLE_INDEXES)[number]) => ({
-    IndexName: index.name,
-    KeySchema: [
-      { AttributeName: index.partitionKey, KeyType: 'HASH' as const },
-      { AttributeName: index.sortKey, KeyType: 'RANGE' as const },
-    ],
-    Projection: { ProjectionType: 'ALL' as const },
-  });
-  let existing: string[] | undefined;
-  try {
-    const { Table } = await dynamo.send(new DescribeTableCommand({ TableName: name }));
-    existing = (Table?.GlobalSecondaryIndexes ?? []).map((i) => i.IndexName!);
-  } catch (error) {
-    if (!(error instanceof ResourceNotFoundException) && (error as Error).name !== 'ResourceNotFoundException') throw error;
-  }
-  const AttributeDefinitions = [...attributes].map(([AttributeName, AttributeType]) => ({ AttributeName, AttributeType }));
-  if (!existing) {
-    await dynamo.send(
-      new CreateTableCommand({
-        TableName: name,
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions,
-        KeySchema: [{ AttributeName: TABLE_SCHEMA.partitionKey, KeyType: 'HASH' }],
-        GlobalSecondaryIndexes: TABLE_INDEXES.map(indexDefinition),
-      }),
-    );
-    return;
-  }
-  // State from an earlier version: add the indexes it lacks, as a deploy of the stack would.
-  for (const index of TABLE_INDEXES.filter((i) => !existing.includes(i.name))) {
-    await dynamo.send(
-      new UpdateTableCommand({
-        TableName: name,
-        AttributeDefinitions,
-        GlobalSecondaryIndexUpdates: [{ Create: indexDefinition(index) }],
-      }),
-    );
-  }
+function writeFileAtomically(path: string, text: string): void {
+  const temporary = `${path}.${process.pid}.tmp`;
+  writeFileSync(temporary, text);
+  renameSync(temporary, path);
 }
 
 /** The dev key survives restarts (kept in endpoints.json); a new one is made if it is gone from the table. */
@@ -362,9 +333,10 @@ async function devApiKey(stateDir: string): Promise<string> {
 }
 
 /**
- * The queue lives in memory, so every job a previous run left unfinished with its upload in the
- * bucket (queued, running, or still awaiting_upload because the object landed just before the
- * stop) is notified again; the lifecycle makes a duplicate notification harmless.
+ * The queue lives in memory, so it is rebuilt from the table and the bucket: every job a previous
+ * run left unfinished with its upload in the bucket (queued, running, or still awaiting_upload
+ * because the object landed just before the stop) is notified again; the lifecycle makes a
+ * duplicate notification harmless. Terminal jobs (succeeded, failed, canceled) have their answer.
  */
 async function redriveUnfinishedJobs(notifyUpload: (key: string) => Promise<void>): Promise<void> {
   const { scanJobsByStatus } = await import('#shared/jobs/store.ts');

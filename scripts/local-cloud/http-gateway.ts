@@ -7,9 +7,10 @@ import type {
   APIGatewaySimpleAuthorizerWithContextResult,
 } from 'aws-lambda';
 import type { AuthContext } from '#shared/auth/authenticate.ts';
-import { CORS_POLICY, PUBLIC_ROUTES } from '#functions/api/routes.ts';
+import { API_ROUTES, CORS_POLICY, PUBLIC_ROUTES } from '#functions/api/routes.ts';
 import type { ApiEvent } from '#functions/api/http.ts';
 import { readBodyWithin } from '../lib/http.ts';
+import { closeGracefully } from './edge.ts';
 
 /**
  * API Gateway HTTP API, locally: turns each request into a payload-format-2.0 event, runs the
@@ -31,7 +32,19 @@ export interface HttpGatewayOptions {
 
 export interface HttpGateway {
   url: string;
+  /** Stop accepting; answer requests arriving on open connections with 503; wait for those in flight. */
   close(): Promise<void>;
+}
+
+/** `METHOD /path` matchers for the stack's routes (`{name}` is one path segment), as API Gateway matches them. */
+const ROUTE_MATCHERS = API_ROUTES.map((route) => ({
+  method: route.method as string,
+  path: new RegExp(`^${route.path.replace(/\{[^}]+\}/g, '[^/]+')}$`),
+}));
+
+/** Whether API Gateway has a route for this request (the stack defines no $default route). */
+export function hasRoute(method: string, path: string): boolean {
+  return ROUTE_MATCHERS.some((route) => route.method === method && route.path.test(path));
 }
 
 
@@ -55,6 +68,7 @@ function corsHeaders(origin: string | undefined, allowedOrigins: string[]): Reco
 }
 
 export async function startHttpGateway(options: HttpGatewayOptions): Promise<HttpGateway> {
+  let draining = false;
   const send = (res: ServerResponse, status: number, headers: Record<string, string>, body: string | Buffer) => {
     res.writeHead(status, { ...headers, 'content-length': String(Buffer.byteLength(body)) });
     res.end(body);
@@ -74,6 +88,18 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
         'access-control-allow-headers': CORS_POLICY.allowHeaders.join(','),
         'access-control-max-age': String(CORS_POLICY.maxAgeSeconds),
       }, '');
+      return;
+    }
+
+    if (draining) {
+      req.resume();
+      send(res, 503, { 'content-type': 'application/json', connection: 'close', ...cors }, JSON.stringify({ message: 'Service Unavailable' }));
+      return;
+    }
+    if (!hasRoute(method, url.pathname)) {
+      // No route and no $default: API Gateway answers itself.
+      req.resume();
+      send(res, 404, { 'content-type': 'application/json', ...cors }, JSON.stringify({ message: 'Not Found' }));
       return;
     }
 
@@ -159,10 +185,6 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://${options.host}:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close: () => closeGracefully(server, () => (draining = true)),
   };
 }

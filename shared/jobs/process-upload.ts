@@ -32,6 +32,10 @@ export async function processUpload(jobId: string, delivery: Delivery): Promise<
   const config = getConfig();
   // Identifies this delivery, so a stale worker's writes are refused once another has claimed the job.
   const claimId = `${delivery.messageId}#${delivery.receiveCount}`;
+  // The read starts with the claim (two round trips in parallel, not in a row); if the job is not
+  // claimed the bytes are dropped. Its failure is handled where it is awaited, in runJob.
+  const upload = readUpload(jobId, config.MAX_UPLOAD_BYTES);
+  upload.catch(() => undefined);
   const job = await transition(jobId, { type: 'claim', claimId, leaseMs: config.JOB_LEASE_SECONDS * 1000 });
   if (!job) {
     const current = await getJob(jobId);
@@ -48,7 +52,7 @@ export async function processUpload(jobId: string, delivery: Delivery): Promise<
   log.info('claimed', { attempt: job.attempts, receiveCount: delivery.receiveCount, model: job.model });
 
   try {
-    const result = await withDeadline(runJob(job, delivery.deadline, log), delivery.deadline);
+    const result = await withDeadline(runJob(job, upload, delivery.deadline, log), delivery.deadline);
     const serialized = JSON.stringify(result);
     const resultBytes = Buffer.byteLength(serialized);
     const outcome =
@@ -76,13 +80,12 @@ export async function processUpload(jobId: string, delivery: Delivery): Promise<
   }
 }
 
-async function runJob(job: Job, deadline: number, log: Logger) {
-  const config = getConfig();
+async function runJob(job: Job, upload: Promise<Buffer>, deadline: number, log: Logger) {
   const entry = findModel(job.model);
   if (!entry?.available) {
     throw JobFailure.permanent('model_error', `model ${job.model} is ${entry ? `unavailable: ${entry.unavailableReason}` : 'not served'}`);
   }
-  const bytes = await readUpload(job.jobId, config.MAX_UPLOAD_BYTES);
+  const bytes = await upload;
   if (bytes.length !== job.contentLength) {
     throw JobFailure.permanent('upload_mismatch', `the upload is ${bytes.length} bytes; the job declared ${job.contentLength}`);
   }

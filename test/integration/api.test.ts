@@ -213,13 +213,13 @@ describe('routes and CORS', () => {
     expect(colors.params).toHaveProperty('topK');
   });
 
-  it('answers unknown routes and methods in the error shape', async () => {
+  it('answers unknown routes and methods as API Gateway does (the stack has no $default route)', async () => {
     const missing = await call('GET', '/v1/nothing');
     expect(missing.status).toBe(404);
-    expect(missing.body.error.code).toBe('not_found');
+    expect(missing.body).toEqual({ message: 'Not Found' });
     const method = await call('PUT', '/v1/jobs');
-    expect(method.status).toBe(405);
-    expect(method.body.error.details.allowed).toEqual(['POST']);
+    expect(method.status).toBe(404);
+    expect(method.body).toEqual({ message: 'Not Found' });
   });
 
   it('answers a browser preflight and exposes Retry-After to allowed origins only', async () => {

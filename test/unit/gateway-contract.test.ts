@@ -1,13 +1,17 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ApiEvent } from '#functions/api/http.ts';
 import { API_ROUTES, PUBLIC_ROUTES } from '#functions/api/routes.ts';
+import { buildPage } from '../../scripts/build-web.ts';
 
 /** API Gateway is configured from API_ROUTES: the router must serve each of them, and nothing else. */
 
 let routeRequest: (event: ApiEvent) => Promise<{ statusCode?: number; body?: string }>;
 
 beforeAll(async () => {
-  Object.assign(process.env, { TABLE_NAME: 'unused', BUCKET_NAME: 'unused', AWS_REGION: 'us-east-1' });
+  // Credentials only sign (the page's CSP names the upload host by presigning a URL); nothing is sent.
+  Object.assign(process.env, { TABLE_NAME: 'unused', BUCKET_NAME: 'unused', AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'unused', AWS_SECRET_ACCESS_KEY: 'unused' });
+  // GET / serves the built page.
+  await buildPage();
   ({ routeRequest } = await import('#functions/api/router.ts'));
 });
 

@@ -10,6 +10,7 @@ import { CreateBatchBody, CreateJobBody, validateBatchRequest, validateJobReques
 import { batchPath, jobPath } from '#shared/jobs/views.ts';
 import { logger } from '#shared/logger.ts';
 import { type ApiEvent, type ApiResponse, errorResponse, header, json, ownerOf, parseBody } from './http.ts';
+import { admit, withHeaders } from './limits.ts';
 import { pageReply } from './page.ts';
 import { API_ROUTES, PUBLIC_ROUTES, type RouteKey, routeKey } from './routes.ts';
 
@@ -96,7 +97,8 @@ const table = API_ROUTES.map((route) => {
     names.push(name);
     return '([^/]+)';
   });
-  return { method: route.method as string, pattern: new RegExp(`^${source}$`), names, handle: handlers[routeKey(route)] };
+  const key = routeKey(route);
+  return { method: route.method as string, pattern: new RegExp(`^${source}$`), names, key, authenticated: route.authenticated as boolean, handle: handlers[key] };
 });
 
 /** A path segment as sent, percent-decoded; one that does not decode names nothing here (404). */
@@ -122,7 +124,12 @@ export async function routeRequest(event: ApiEvent): Promise<ApiResponse> {
     }
     const values = route.pattern.exec(path)!.slice(1);
     const params = Object.fromEntries(route.names.map((name, i) => [name, decodeSegment(values[i]!, path)]));
-    return await route.handle(event, params);
+    if (!route.authenticated) return await route.handle(event, params);
+    // The caller's plan is charged before any work; every reply then carries its RateLimit-* headers.
+    const admission = await admit(event, route.key);
+    if (!admission.admitted) return admission.refusal;
+    const reply = await route.handle(event, params).catch((error: unknown) => errorResponse(error, event.requestContext.requestId));
+    return withHeaders(reply, admission.headers);
   } catch (error) {
     return errorResponse(error, event.requestContext.requestId);
   }

@@ -8,6 +8,7 @@ import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-s
 import dynalite from 'dynalite';
 import { createSqsServer } from 'local-aws-sqs';
 import { TABLE_SCHEMA } from '#shared/jobs/table.ts';
+import { localIssuer } from './dev-tokens.ts';
 import { startEventSource, type EventSource } from './event-source.ts';
 import { startHttpGateway, type HttpGateway } from './http-gateway.ts';
 import { createNotificationBridge } from './notifications.ts';
@@ -227,7 +228,9 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     };
 
     const apiKey = await devApiKey(stateDir);
-    const gateway: HttpGateway = await startHttpGateway({ host, port: options.apiPort ?? 0, api, authorizer, allowedOrigins });
+    // Bearer tokens signed by the local issuer (npm run token) work beside keys, as with context auth=both.
+    const jwt = await localIssuer(stateDir);
+    const gateway: HttpGateway = await startHttpGateway({ host, port: options.apiPort ?? 0, api, authorizer, allowedOrigins, jwt });
     stops.push(() => gateway.close());
 
     await redriveUnfinishedJobs(notifyUpload);

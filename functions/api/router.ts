@@ -125,7 +125,9 @@ export async function routeRequest(event: ApiEvent): Promise<ApiResponse> {
     const values = route.pattern.exec(path)!.slice(1);
     const params = Object.fromEntries(route.names.map((name, i) => [name, decodeSegment(values[i]!, path)]));
     if (!route.authenticated) return await route.handle(event, params);
-    // The caller's plan is charged before any work; every reply then carries its RateLimit-* headers.
+    // A malformed header is refused at the edge, uncharged; then the caller's plan is charged
+    // before any work, and every reply carries its RateLimit-* headers.
+    idempotencyKeyOf(event);
     const admission = await admit(event, route.key);
     if (!admission.admitted) return admission.refusal;
     const reply = await route.handle(event, params).catch((error: unknown) => errorResponse(error, event.requestContext.requestId));

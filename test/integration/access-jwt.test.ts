@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLocalJWKSet } from 'jose';
+import { createLocalJWKSet, type JSONWebKeySet } from 'jose';
 import { createApiKey } from '#shared/auth/api-keys.ts';
 import { verifyJwt } from '#shared/auth/jwt.ts';
 import { LOCAL_JWT, mintDevToken } from '../../scripts/local-cloud/dev-tokens.ts';
@@ -31,7 +31,7 @@ const validJob = { contentType: 'image/png', contentLength: 100 };
 
 describe('JWT callers', () => {
   it('serves the issuer key set, with which a dev token verifies', async () => {
-    const jwks = await (await fetch(`${api}/.well-known/jwks.json`)).json();
+    const jwks = (await (await fetch(`${api}/.well-known/jwks.json`)).json()) as JSONWebKeySet;
     expect(jwks.keys).toHaveLength(1);
     expect(jwks.keys[0]).not.toHaveProperty('d');
     const token = await mintDevToken(t.stateDir, { sub: 'alice', scopes: ['jobs:write'] });

@@ -5,7 +5,9 @@ import { SqsDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { apiBundling, BUNDLED_MODELS_DIR, workerBundling } from './constructs/bundling.ts';
+import { ApiDomain } from './constructs/api-domain.ts';
 import { PipelineHttpApi } from './constructs/http-api.ts';
+import { JwtIssuer } from './constructs/jwt-issuer.ts';
 import { JobsQueue } from './constructs/jobs-queue.ts';
 import { JobsTable } from './constructs/jobs-table.ts';
 import { CostBudget, PipelineAlarms } from './constructs/monitoring.ts';
@@ -36,6 +38,8 @@ export class PipelineStack extends Stack {
   readonly workerFunction: PipelineFunction;
   readonly deadLetterFunction: PipelineFunction;
   readonly httpApi: PipelineHttpApi;
+  readonly jwtIssuer?: JwtIssuer;
+  readonly apiDomain?: ApiDomain;
   readonly alarms: PipelineAlarms;
 
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
@@ -80,6 +84,15 @@ export class PipelineStack extends Stack {
       );
     }
 
+    // Access: who may call (keys, JWTs from a given issuer or a user pool made here, or both).
+    if (settings.auth !== 'apiKey') {
+      this.jwtIssuer = new JwtIssuer(this, 'JwtIssuer', {
+        issuer: settings.jwtIssuer,
+        audience: settings.jwtAudience,
+        removalPolicy: dataRemovalPolicy,
+      });
+    }
+
     // Functions: one environment for all, as the one config reader (shared/config.ts) checks it whole.
     const environment: Record<string, string> = {
       TABLE_NAME: this.table.tableName,
@@ -98,6 +111,8 @@ export class PipelineStack extends Stack {
       DEFAULT_MODEL: settings.defaultModel,
       GEMINI_API_KEY_SECRET_ARN: this.geminiApiKey.secretArn,
       POWERTOOLS_LOG_LEVEL: settings.logLevel,
+      AUTH_MODE: settings.auth,
+      ...(this.jwtIssuer ? { JWT_ISSUER: this.jwtIssuer.issuer, JWT_AUDIENCE: this.jwtIssuer.audience } : {}),
     };
     const common = {
       architecture: settings.architecture,
@@ -177,7 +192,18 @@ export class PipelineStack extends Stack {
       throttleBurstLimit: settings.apiThrottleBurstLimit,
       logRetention,
       logRemovalPolicy: dataRemovalPolicy,
+      auth: settings.auth,
+      ...(this.jwtIssuer ? { jwt: { issuer: this.jwtIssuer.issuer, audience: this.jwtIssuer.audience } } : {}),
     });
+    if (settings.domainName) {
+      this.apiDomain = new ApiDomain(this, 'ApiDomain', {
+        domainName: settings.domainName,
+        api: this.httpApi.api,
+        stage: this.httpApi.stage,
+        certificateArn: settings.certificateArn,
+        ...(settings.hostedZoneId && settings.hostedZoneName ? { hostedZone: { id: settings.hostedZoneId, name: settings.hostedZoneName } } : {}),
+      });
+    }
 
     // Operations
     this.alarms = new PipelineAlarms(this, 'Alarms', {
@@ -193,7 +219,11 @@ export class PipelineStack extends Stack {
       new CostBudget(this, 'Budget', { monthlyUsd: settings.budgetMonthlyUsd, email: settings.budgetEmail });
     }
 
-    new CfnOutput(this, 'ApiUrl', { value: this.httpApi.url, description: 'Base URL of the HTTP API (routes under /v1)' });
+    new CfnOutput(this, 'ApiUrl', { value: this.apiDomain?.url ?? this.httpApi.url, description: 'Base URL of the HTTP API (routes under /v1)' });
+    if (this.jwtIssuer) {
+      new CfnOutput(this, 'JwtIssuerUrl', { value: this.jwtIssuer.issuer, description: 'Issuer of the JWTs the API accepts' });
+      new CfnOutput(this, 'JwtAudience', { value: this.jwtIssuer.audience, description: 'Audience (app client id) the JWTs must carry' });
+    }
     new CfnOutput(this, 'BucketName', { value: this.bucket.bucketName, description: 'Uploads and large results' });
     new CfnOutput(this, 'QueueUrl', { value: this.jobs.queue.queueUrl, description: 'Jobs queue (S3 upload events)' });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.jobs.deadLetterQueue.queueUrl, description: 'Jobs that failed every attempt' });

@@ -13,6 +13,7 @@ import { QUEUE_SETTINGS } from '#shared/jobs/table.ts';
 
 export const STAGES = ['dev', 'prod'] as const;
 export type Stage = (typeof STAGES)[number];
+export const AUTH_MODES = ['apiKey', 'jwt', 'both'] as const;
 
 /** CloudWatch Logs accepts only these retention periods, days (9999: never expire). */
 const LOG_RETENTION_DAYS = Object.values(RetentionDays).filter((v): v is RetentionDays => typeof v === 'number');
@@ -64,8 +65,8 @@ function settingsShape(stage: Stage) {
     stackName: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/).default(`AsyncInference-${stage}`),
     /** Instruction set of every function. The worker's native modules are installed to match. */
     architecture: z.enum(['arm64', 'x86_64']).default('arm64'),
-    /** Browser origins allowed by the HTTP API's and the bucket's CORS. */
-    allowedOrigins: stringList.default(['*']),
+    /** Browser origins allowed by the HTTP API's and the bucket's CORS (default `*`; with domainName, that domain's origin is added). */
+    allowedOrigins: stringList.optional(),
     logLevel: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
     logRetentionDays: z.coerce
       .number()
@@ -105,6 +106,17 @@ function settingsShape(stage: Stage) {
     /** Bucket lifecycle: results/ objects expire after this many days (default: jobRetentionDays). */
     resultExpirationDays: int(1, 3650).optional(),
 
+    /** Credentials the API accepts: API keys (default), JWTs (API Gateway's JWT authorizer), or either (the Lambda authorizer checks both). */
+    auth: z.enum(AUTH_MODES).default('apiKey'),
+    /** JWT issuer and audience; with auth=jwt|both and neither given, the stack creates a Cognito user pool and app client. */
+    jwtIssuer: z.url().optional(),
+    jwtAudience: optionalString,
+    /** Custom domain of the API, e.g. api.example.com: with certificateArn, or hostedZoneId + hostedZoneName to create a DNS-validated certificate and an alias record. */
+    domainName: z.string().trim().regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i, 'a DNS name').optional(),
+    certificateArn: z.string().regex(/^arn:aws[\w-]*:acm:[\w-]+:\d{12}:certificate\/[\w-]+$/, 'an ACM certificate ARN').optional(),
+    hostedZoneId: z.string().regex(/^Z[A-Z0-9]{1,31}$/, 'a Route 53 hosted zone id').optional(),
+    hostedZoneName: optionalString,
+
     /** Import an existing Secrets Manager secret by name instead of creating one. */
     geminiSecretName: optionalString,
     /** E-mail subscribed to the alarm topic. */
@@ -123,12 +135,36 @@ function settingsSchema(stage: Stage) {
       message: 'budgetMonthlyUsd needs budgetEmail',
       path: ['budgetEmail'],
     })
+    .refine((s) => (s.jwtIssuer === undefined) === (s.jwtAudience === undefined), {
+      message: 'jwtIssuer and jwtAudience go together (or neither: a Cognito user pool is created)',
+      path: ['jwtAudience'],
+    })
+    .refine((s) => (s.hostedZoneId === undefined) === (s.hostedZoneName === undefined), {
+      message: 'hostedZoneId and hostedZoneName go together',
+      path: ['hostedZoneName'],
+    })
+    .refine((s) => s.domainName === undefined || s.certificateArn !== undefined || s.hostedZoneId !== undefined, {
+      message: 'domainName needs certificateArn, or hostedZoneId + hostedZoneName to create a certificate',
+      path: ['domainName'],
+    })
+    .refine((s) => s.domainName !== undefined || (s.certificateArn === undefined && s.hostedZoneId === undefined), {
+      message: 'certificateArn and hostedZoneId apply to a domainName',
+      path: ['domainName'],
+    })
     .transform((s) => ({
       ...s,
+      allowedOrigins: withDomainOrigin(s.allowedOrigins ?? ['*'], s.domainName),
       resultExpirationDays: s.resultExpirationDays ?? s.jobRetentionDays,
       /** Prod keeps data (table, bucket, created secret, logs) when the stack is deleted. */
       retainData: s.stage === 'prod',
     }));
+}
+
+/** The page served on the custom domain uploads to the bucket from that origin, so CORS must allow it. */
+function withDomainOrigin(origins: string[], domainName: string | undefined): string[] {
+  if (!domainName || origins.includes('*')) return origins;
+  const origin = `https://${domainName}`;
+  return origins.includes(origin) ? origins : [...origins, origin];
 }
 
 export type PipelineSettings = Readonly<z.infer<ReturnType<typeof settingsSchema>>>;

@@ -2,16 +2,19 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 /**
- * `npm run keys -- create --owner ID [--name TEXT]` | `list [--owner ID]` | `revoke KEY_PREFIX_OR_HASH`
+ * `npm run keys -- create --owner ID [--name TEXT] [--rate N --burst N --quota N/day|N/month]` | `list [--owner ID]`
+ * | `update KEY_PREFIX_OR_HASH [--rate N] [--burst N] [--quota N/day|N/month]` | `revoke KEY_PREFIX_OR_HASH`
  *
  * Manages API keys where the API looks them up: the jobs table. By default the running local
  * cloud's table (.local/endpoints.json); with `--table NAME [--region R]` a deployed stack's, using
  * your AWS credentials as the AWS CLI would. Keys are stored hashed: a new key is shown once.
+ * A plan left out takes the deployment's defaults (PLAN_* settings); `update` changes only what it names.
  */
 
 const usage = `usage:
-  npm run keys -- create --owner ID [--name TEXT] [--table NAME --region R]
+  npm run keys -- create --owner ID [--name TEXT] [--rate N --burst N --quota N/day|N/month] [--table NAME --region R]
   npm run keys -- list [--owner ID] [--table NAME --region R]
+  npm run keys -- update KEY_PREFIX_OR_HASH [--rate N] [--burst N] [--quota N/day|N/month] [--table NAME --region R]
   npm run keys -- revoke KEY_PREFIX_OR_HASH [--table NAME --region R]`;
 
 let parsed;
@@ -21,6 +24,9 @@ try {
     options: {
       owner: { type: 'string' },
       name: { type: 'string' },
+      rate: { type: 'string' },
+      burst: { type: 'string' },
+      quota: { type: 'string' },
       table: { type: 'string' },
       region: { type: 'string' },
       'state-dir': { type: 'string', default: '.local' },
@@ -33,7 +39,7 @@ try {
 }
 const { values, positionals } = parsed;
 const [command, argument] = positionals;
-if (values.help || !command || !['create', 'list', 'revoke'].includes(command)) {
+if (values.help || !command || !['create', 'list', 'update', 'revoke'].includes(command)) {
   console.error(usage);
   process.exit(values.help ? 0 : 2);
 }
@@ -61,30 +67,64 @@ if (values.table) {
 // The config reader needs a bucket name; key management does not use it.
 process.env.BUCKET_NAME ??= 'unused-by-keys';
 
-const { createApiKey, listApiKeys, revokeApiKey } = await import('#shared/auth/api-keys.ts');
+const { createApiKey, generateApiKey, listApiKeys, revokeApiKey, updateApiKeyPlan } = await import('#shared/auth/api-keys.ts');
+const { defaultPlan, describePlan, parseQuota } = await import('#shared/auth/plans.ts');
+type Plan = import('#shared/auth/plans.ts').Plan;
+
+function positive(name: string, text: string, integer: boolean): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
+    throw new Error(`--${name} must be a positive ${integer ? 'whole ' : ''}number, not ${text}`);
+  }
+  return value;
+}
+
+/** The plan the flags describe over `base`, or undefined when no flag names one. */
+function planFromFlags(base: Plan): Plan | undefined {
+  if (values.rate === undefined && values.burst === undefined && values.quota === undefined) return undefined;
+  return {
+    ...base,
+    ...(values.rate === undefined ? {} : { rate: positive('rate', values.rate, false) }),
+    ...(values.burst === undefined ? {} : { burst: positive('burst', values.burst, true) }),
+    ...(values.quota === undefined ? {} : parseQuota(values.quota)),
+  };
+}
+
+async function findOne(prefixOrHash: string | undefined, verb: string) {
+  if (!prefixOrHash) throw new Error(`${verb} needs a key prefix (as listed) or hash`);
+  const candidates = (await listApiKeys()).filter(
+    (k) => k.keyHash === prefixOrHash || k.keyPrefix === prefixOrHash.replace(/…$/, ''),
+  );
+  if (candidates.length !== 1) {
+    throw new Error(candidates.length === 0 ? `no key matches ${prefixOrHash}` : `${candidates.length} keys match ${prefixOrHash}; use the hash`);
+  }
+  return candidates[0]!;
+}
 
 try {
   if (command === 'create') {
     if (!values.owner) throw new Error('create needs --owner ID');
-    const { key, record } = await createApiKey(values.owner, values.name ?? `key for ${values.owner}`);
-    console.error(`created a key for owner ${record.ownerId} (shown once; store it now):`);
+    const plan = planFromFlags(defaultPlan());
+    const { key, record } = await createApiKey(values.owner, values.name ?? `key for ${values.owner}`, generateApiKey(), plan);
+    console.error(`created a key for owner ${record.ownerId}, ${plan ? describePlan(plan) : 'default plan'} (shown once; store it now):`);
     console.log(key);
   } else if (command === 'list') {
     const keys = await listApiKeys(values.owner);
     for (const k of keys) {
-      console.log([k.keyPrefix + '…', k.ownerId, k.name, k.createdAt, k.revokedAt ? `revoked ${k.revokedAt}` : 'active', k.keyHash].join('\t'));
+      const state = k.revokedAt ? `revoked ${k.revokedAt}` : 'active';
+      console.log([k.keyPrefix + '…', k.ownerId, k.name, k.createdAt, state, k.plan ? describePlan(k.plan) : 'default plan', k.keyHash].join('\t'));
     }
     if (keys.length === 0) console.error('no keys');
+  } else if (command === 'update') {
+    const found = await findOne(argument, 'update');
+    const plan = planFromFlags(found.plan ?? defaultPlan());
+    if (!plan) throw new Error('update needs --rate, --burst or --quota');
+    await updateApiKeyPlan(found.keyHash, plan);
+    console.error(`${found.keyPrefix}… of ${found.ownerId} now has ${describePlan(plan)} (takes effect within a minute: authorizer cache)`);
   } else {
-    if (!argument) throw new Error('revoke needs a key prefix (as listed) or hash');
-    const candidates = (await listApiKeys()).filter(
-      (k) => k.keyHash === argument || k.keyPrefix === argument.replace(/…$/, ''),
-    );
-    if (candidates.length !== 1) {
-      throw new Error(candidates.length === 0 ? `no key matches ${argument}` : `${candidates.length} keys match ${argument}; use the hash`);
-    }
-    await revokeApiKey(candidates[0]!.keyHash);
-    console.error(`revoked ${candidates[0]!.keyPrefix}… of ${candidates[0]!.ownerId} (takes effect within a minute: authorizer cache)`);
+    const found = await findOne(argument, 'revoke');
+    await revokeApiKey(found.keyHash);
+    console.error(`revoked ${found.keyPrefix}… of ${found.ownerId} (takes effect within a minute: authorizer cache)`);
   }
 } catch (error) {
   console.error(`error: ${(error as Error).message}`);

@@ -95,6 +95,21 @@ const EnvSchema = z.object({
   /** Retry backoff: doubles from the base per attempt, with jitter, up to the max; a longer server-sent delay wins. */
   GEMINI_RETRY_BASE_MS: int(1, 60_000).default(1_000),
   GEMINI_RETRY_MAX_MS: int(1, 300_000).default(30_000),
+  /** Default plan of a key created without one (`npm run keys -- create --rate --burst --quota`), and of JWT callers: steady requests per second. */
+  PLAN_RATE_PER_SECOND: z.coerce.number().positive().max(100_000).default(500),
+  /** Default plan: requests allowed at once above the steady rate (token-bucket size). */
+  PLAN_BURST: int(1, 100_000).default(1000),
+  /** Default plan: requests (a batch counts its items) per PLAN_QUOTA_PERIOD. */
+  PLAN_QUOTA: int(1, 1_000_000_000).default(1_000_000),
+  PLAN_QUOTA_PERIOD: z.enum(['day', 'month']).default('day'),
+  /** Which credentials the Lambda authorizer accepts: API keys, JWTs (Bearer) or both (infra context `auth`). */
+  AUTH_MODE: z.enum(['apiKey', 'jwt', 'both']).default('apiKey'),
+  /** JWT issuer (`iss`), e.g. a Cognito user pool's https://cognito-idp.<region>.amazonaws.com/<poolId>. */
+  JWT_ISSUER: z.url().optional(),
+  /** JWT audience (`aud`, or Cognito access tokens' `client_id`). */
+  JWT_AUDIENCE: z.string().min(1).optional(),
+  /** The issuer's key set; default <JWT_ISSUER>/.well-known/jwks.json, Cognito's location. */
+  JWT_JWKS_URL: z.url().optional(),
   /** In-flight Gemini calls per worker process (on AWS the queue's maximum concurrency caps the total). */
   GEMINI_MAX_CONCURRENCY: int(1, 256).default(4),
 });

@@ -15,6 +15,9 @@ export const API_ERROR_STATUS = {
   unknown_model: 422,
   model_unavailable: 422,
   idempotency_mismatch: 422,
+  /** Over the key's plan: its rate (Retry-After) or its daily/monthly quota (details.resetsAt). */
+  rate_limited: 429,
+  quota_exceeded: 429,
   internal: 500,
 } as const;
 

@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEventV2WithLambdaAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { z } from 'zod';
-import type { AuthContext } from '#shared/auth/authenticate.ts';
+import { type AuthContext, type Caller, callerFrom, jwtPrincipal, missingCredentials } from '#shared/auth/authenticate.ts';
+import { defaultPlan } from '#shared/auth/plans.ts';
 import { ApiError } from '#shared/errors.ts';
 import { logger } from '#shared/logger.ts';
 import { issueDetails } from '#shared/validation.ts';
@@ -29,12 +30,29 @@ export function errorResponse(error: unknown, requestId?: string): ApiResponse {
   return json(500, { error: { code: 'internal', message: 'internal error', ...(requestId ? { details: { requestId } } : {}) } });
 }
 
-/** The caller's owner id, set by the authorizer; 401 in the API's error shape otherwise. */
-export function ownerOf(event: ApiEvent): string {
-  const context = event.requestContext.authorizer?.lambda;
-  if (context && 'ownerId' in context && context.ownerId) return context.ownerId;
-  const reason = context && 'authError' in context ? context.authError : 'missing x-api-key header';
+/** What API Gateway's JWT authorizer (context `auth=jwt`) puts in the request context. */
+interface JwtAuthorizerContext {
+  jwt?: { claims?: Record<string, string | number | boolean | string[]>; scopes?: string[] | null };
+}
+
+/**
+ * The caller, as the Lambda authorizer resolved it (owner, principal, plan) or, behind API
+ * Gateway's own JWT authorizer, the token's `sub` with the default plan; 401 in the API's error
+ * shape otherwise.
+ */
+export function callerOf(event: ApiEvent): Caller {
+  const authorizer = event.requestContext.authorizer as (ApiEvent['requestContext']['authorizer'] & JwtAuthorizerContext) | undefined;
+  const sub = authorizer?.jwt?.claims?.sub;
+  if (typeof sub === 'string' && sub) return { ownerId: sub, principal: jwtPrincipal(sub), ...defaultPlan() };
+  const context = authorizer?.lambda;
+  if (context && 'ownerId' in context && context.ownerId) return callerFrom(context);
+  const reason = context && 'authError' in context ? context.authError : missingCredentials();
   throw new ApiError('unauthorized', reason);
+}
+
+/** The caller's owner id; 401 in the API's error shape when there is none. */
+export function ownerOf(event: ApiEvent): string {
+  return callerOf(event).ownerId;
 }
 
 export function header(event: ApiEvent, name: string): string | undefined {

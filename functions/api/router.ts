@@ -14,6 +14,7 @@ import { logger } from '#shared/logger.ts';
 import { ensureSecret, type OwnerSettings, rotateSecret } from '#shared/webhooks/owners.ts';
 import { redeliver } from '#shared/webhooks/redeliver.ts';
 import { type ApiEvent, type ApiResponse, errorResponse, header, json, ownerOf, parseBody } from './http.ts';
+import { admit, withHeaders } from './limits.ts';
 import { pageReply } from './page.ts';
 import { API_ROUTES, PUBLIC_ROUTES, type RouteKey, routeKey } from './routes.ts';
 
@@ -131,7 +132,8 @@ const table = API_ROUTES.map((route) => {
     names.push(name);
     return '([^/]+)';
   });
-  return { method: route.method as string, pattern: new RegExp(`^${source}$`), names, handle: handlers[routeKey(route)] };
+  const key = routeKey(route);
+  return { method: route.method as string, pattern: new RegExp(`^${source}$`), names, key, authenticated: route.authenticated as boolean, handle: handlers[key] };
 });
 
 /** A path segment as sent, percent-decoded; one that does not decode names nothing here (404). */
@@ -157,7 +159,14 @@ export async function routeRequest(event: ApiEvent): Promise<ApiResponse> {
     }
     const values = route.pattern.exec(path)!.slice(1);
     const params = Object.fromEntries(route.names.map((name, i) => [name, decodeSegment(values[i]!, path)]));
-    return await route.handle(event, params);
+    if (!route.authenticated) return await route.handle(event, params);
+    // A malformed header is refused at the edge, uncharged; then the caller's plan is charged
+    // before any work, and every reply carries its RateLimit-* headers.
+    idempotencyKeyOf(event);
+    const admission = await admit(event, route.key);
+    if (!admission.admitted) return admission.refusal;
+    const reply = await route.handle(event, params).catch((error: unknown) => errorResponse(error, event.requestContext.requestId));
+    return withHeaders(reply, admission.headers);
   } catch (error) {
     return errorResponse(error, event.requestContext.requestId);
   }

@@ -40,7 +40,7 @@ export const PUBLIC_ROUTES: readonly string[] = API_ROUTES.filter((r) => !r.auth
 
 export const CORS_POLICY = {
   allowMethods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
-  allowHeaders: ['content-type', 'x-api-key', 'idempotency-key', 'prefer'],
-  exposeHeaders: ['retry-after', 'location', 'idempotent-replayed', 'preference-applied'],
+  allowHeaders: ['content-type', 'x-api-key', 'authorization', 'idempotency-key', 'prefer'],
+  exposeHeaders: ['retry-after', 'location', 'idempotent-replayed', 'preference-applied', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset'],
   maxAgeSeconds: 600,
 } as const;

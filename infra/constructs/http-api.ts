@@ -1,7 +1,7 @@
 import { Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
-import { HttpLambdaAuthorizer, HttpLambdaResponseType } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpJwtAuthorizer, HttpLambdaAuthorizer, HttpLambdaResponseType } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -17,6 +17,13 @@ export interface PipelineHttpApiProps {
   readonly throttleBurstLimit: number;
   readonly logRetention: logs.RetentionDays;
   readonly logRemovalPolicy: RemovalPolicy;
+  /**
+   * With `jwt`, API Gateway's own JWT authorizer guards the routes (it answers a bad token 401
+   * `{"message":"Unauthorized"}` itself); with `apiKey` or `both`, the Lambda authorizer, which in
+   * `both` verifies a Bearer JWT too (a route takes one authorizer).
+   */
+  readonly auth: 'apiKey' | 'jwt' | 'both';
+  readonly jwt?: { issuer: string; audience: string };
 }
 
 /**
@@ -62,12 +69,16 @@ export class PipelineHttpApi extends Construct {
     });
 
     const integration = new HttpLambdaIntegration('ApiIntegration', props.apiFunction);
-    const authorizer = new HttpLambdaAuthorizer('ApiKeyAuthorizer', props.authorizerFunction, {
-      authorizerName: 'api-key',
-      responseTypes: [HttpLambdaResponseType.SIMPLE],
-      identitySource: [],
-      resultsCacheTtl: Duration.seconds(0),
-    });
+    if (props.auth === 'jwt' && !props.jwt) throw new Error('auth=jwt needs an issuer and audience');
+    const authorizer =
+      props.auth === 'jwt' && props.jwt
+        ? new HttpJwtAuthorizer('JwtAuthorizer', props.jwt.issuer, { authorizerName: 'jwt', jwtAudience: [props.jwt.audience] })
+        : new HttpLambdaAuthorizer('ApiKeyAuthorizer', props.authorizerFunction, {
+            authorizerName: props.auth === 'both' ? 'api-key-or-jwt' : 'api-key',
+            responseTypes: [HttpLambdaResponseType.SIMPLE],
+            identitySource: [],
+            resultsCacheTtl: Duration.seconds(0),
+          });
     // The routes of shared/api/gateway.ts, all to the API function; all but the public ones behind the authorizer.
     const routes = API_ROUTES.map((route) => {
       const [created] = this.api.addRoutes({
@@ -84,7 +95,7 @@ export class PipelineHttpApi extends Construct {
     // API Gateway documents for a REQUEST authorizer with caching disabled.
     const cfnAuthorizer = this.api.node
       .findAll()
-      .find((c): c is apigw.CfnAuthorizer => c instanceof apigw.CfnAuthorizer);
+      .find((c): c is apigw.CfnAuthorizer => c instanceof apigw.CfnAuthorizer && c.authorizerType === 'REQUEST');
     cfnAuthorizer?.addPropertyDeletionOverride('IdentitySource');
 
     for (const { created } of publicRoutes) {

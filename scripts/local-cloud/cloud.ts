@@ -10,6 +10,7 @@ import { type Edge, startEdge } from './edge.ts';
 import type { EventSource } from './event-source.ts';
 import { startHttpGateway, type HttpGateway } from './http-gateway.ts';
 import { InProcessRequestHandler, type RequestListener } from './in-process-handler.ts';
+import { localIssuer } from './dev-tokens.ts';
 import { createNotificationBridge } from './notifications.ts';
 import { createQueues, type QueueDefinition, startConsumers } from './queues.ts';
 import { createLocalS3, type LocalS3 } from './s3/server.ts';
@@ -276,7 +277,9 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     const apiKey = await devApiKey(stateDir);
     const { handler: api } = await import('../../functions/api/index.ts');
     const { handler: authorizer } = await import('../../functions/authorizer/index.ts');
-    const gateway: HttpGateway = await startHttpGateway({ host, port: options.apiPort ?? 0, api, authorizer, allowedOrigins });
+    // Bearer tokens signed by the local issuer (npm run token) work beside keys, as with context auth=both.
+    const jwt = await localIssuer(stateDir);
+    const gateway: HttpGateway = await startHttpGateway({ host, port: options.apiPort ?? 0, api, authorizer, allowedOrigins, jwt });
     ingress.unshift(() => gateway.close());
     // Written before the first API request is handled (no await since listen), atomically.
     const all: Endpoints = {

@@ -6,8 +6,10 @@ import type {
   APIGatewayRequestAuthorizerEventV2,
   APIGatewaySimpleAuthorizerWithContextResult,
 } from 'aws-lambda';
+import type { JSONWebKeySet, JWTVerifyGetKey } from 'jose';
 import type { AuthContext } from '#shared/auth/authenticate.ts';
 import { API_ROUTES, CORS_POLICY, PUBLIC_ROUTES } from '#functions/api/routes.ts';
+import { bearerToken, type JwtSettings, verifyJwt } from '#shared/auth/jwt.ts';
 import type { ApiEvent } from '#functions/api/http.ts';
 import { readBodyWithin } from '../lib/http.ts';
 import { closeGracefully } from './edge.ts';
@@ -16,7 +18,13 @@ import { closeGracefully } from './edge.ts';
  * API Gateway HTTP API, locally: turns each request into a payload-format-2.0 event, runs the
  * Lambda authorizer first (except on public routes), calls the API handler and writes its reply.
  * It answers what API Gateway answers itself: CORS preflights and CORS headers, oversized bodies.
+ * With `jwt`, a request carrying `Authorization: Bearer` and no x-api-key is checked as HTTP API's
+ * JWT authorizer checks it (401 `{"message":"Unauthorized"}` otherwise; the claims reach the API
+ * as `authorizer.jwt`), and the issuer's key set is served at GET /.well-known/jwks.json.
  */
+
+/** Where the local issuer's public keys are served (Cognito's path under its issuer). */
+export const JWKS_PATH = '/.well-known/jwks.json';
 
 /** HTTP API's request payload limit. */
 export const HTTP_API_MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -28,6 +36,8 @@ export interface HttpGatewayOptions {
   authorizer: (event: APIGatewayRequestAuthorizerEventV2) => Promise<APIGatewaySimpleAuthorizerWithContextResult<AuthContext>>;
   /** CORS allowed origins; `*` allows any. */
   allowedOrigins: string[];
+  /** The local token issuer, verified as API Gateway's JWT authorizer would. */
+  jwt?: { settings: JwtSettings; jwks: JSONWebKeySet; keys: JWTVerifyGetKey };
 }
 
 export interface HttpGateway {
@@ -96,6 +106,11 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
       send(res, 503, { 'content-type': 'application/json', connection: 'close', ...cors }, JSON.stringify({ message: 'Service Unavailable' }));
       return;
     }
+    // The local issuer's keys (not a route of the API: on AWS the issuer, e.g. Cognito, serves them).
+    if (options.jwt && method === 'GET' && url.pathname === JWKS_PATH) {
+      send(res, 200, { 'content-type': 'application/json', ...cors }, JSON.stringify(options.jwt.jwks));
+      return;
+    }
     if (!hasRoute(method, url.pathname)) {
       // No route and no $default: API Gateway answers itself.
       req.resume();
@@ -134,7 +149,16 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
       isBase64Encoded: body.length > 0 && !textual,
     };
 
-    if (!PUBLIC_ROUTES.includes(`${method} ${url.pathname}`)) {
+    const token = bearerToken(headers.authorization);
+    if (!PUBLIC_ROUTES.includes(`${method} ${url.pathname}`) && options.jwt && token && !headers['x-api-key']) {
+      const check = await verifyJwt(token, options.jwt.keys, options.jwt.settings);
+      if ('problem' in check) {
+        send(res, 401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer', ...cors }, JSON.stringify({ message: 'Unauthorized' }));
+        return;
+      }
+      const claims = { sub: check.identity.sub, scope: check.identity.scopes.join(' ') };
+      (event.requestContext as { authorizer?: unknown }).authorizer = { jwt: { claims, scopes: check.identity.scopes } };
+    } else if (!PUBLIC_ROUTES.includes(`${method} ${url.pathname}`)) {
       const authorization = await options.authorizer({
         version: '2.0',
         type: 'REQUEST',

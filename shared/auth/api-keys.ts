@@ -2,10 +2,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import { GetCommand, PutCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClient, isConditionFailure } from '../aws.ts';
 import { getConfig } from '../config.ts';
+import type { Plan } from './plans.ts';
 
 /**
  * API keys. Only a SHA-256 hash of each key is stored (`pk = apikey#<hash>`), with the owner it
- * authenticates; the key itself is shown once, when created. Owners see only their own jobs.
+ * authenticates and, optionally, its plan (else the configured default); the key itself is shown
+ * once, when created. Owners see only their own jobs.
  */
 
 export interface ApiKeyRecord {
@@ -16,6 +18,15 @@ export interface ApiKeyRecord {
   name: string;
   createdAt: string;
   revokedAt?: string;
+  /** Limits of this key; absent: the deployment's default plan (shared/config.ts PLAN_*). */
+  plan?: Plan;
+}
+
+/** What a valid key stands for. */
+export interface KeyGrant {
+  ownerId: string;
+  keyHash: string;
+  plan?: Plan;
 }
 
 export const API_KEY_PREFIX = 'aip_';
@@ -31,13 +42,19 @@ export function generateApiKey(): string {
 const keyItem = (keyHash: string) => ({ pk: `apikey#${keyHash}` });
 
 /** Store a key for an owner; returns the key, which is not stored and cannot be shown again. */
-export async function createApiKey(ownerId: string, name: string, key = generateApiKey()): Promise<{ key: string; record: ApiKeyRecord }> {
+export async function createApiKey(
+  ownerId: string,
+  name: string,
+  key = generateApiKey(),
+  plan?: Plan,
+): Promise<{ key: string; record: ApiKeyRecord }> {
   const record: ApiKeyRecord = {
     keyHash: hashApiKey(key),
     keyPrefix: key.slice(0, API_KEY_PREFIX.length + 6),
     ownerId,
     name,
     createdAt: new Date().toISOString(),
+    ...(plan ? { plan } : {}),
   };
   await documentClient().send(
     new PutCommand({
@@ -49,13 +66,37 @@ export async function createApiKey(ownerId: string, name: string, key = generate
   return { key, record };
 }
 
+/** What a key grants, or undefined for an unknown or revoked key. */
+export async function findKeyGrant(key: string): Promise<KeyGrant | undefined> {
+  const keyHash = hashApiKey(key);
+  const { Item } = await documentClient().send(new GetCommand({ TableName: getConfig().TABLE_NAME, Key: keyItem(keyHash) }));
+  if (!Item || Item.revokedAt) return undefined;
+  return { ownerId: Item.ownerId as string, keyHash, ...(Item.plan ? { plan: Item.plan as Plan } : {}) };
+}
+
 /** The owner a key authenticates, or undefined for an unknown or revoked key. */
 export async function findKeyOwner(key: string): Promise<string | undefined> {
-  const { Item } = await documentClient().send(
-    new GetCommand({ TableName: getConfig().TABLE_NAME, Key: keyItem(hashApiKey(key)) }),
-  );
-  if (!Item || Item.revokedAt) return undefined;
-  return Item.ownerId as string;
+  return (await findKeyGrant(key))?.ownerId;
+}
+
+/** Set a key's plan (by hash); false if there is no such key. Takes effect within the authorizer's cache time. */
+export async function updateApiKeyPlan(keyHash: string, plan: Plan): Promise<boolean> {
+  try {
+    await documentClient().send(
+      new UpdateCommand({
+        TableName: getConfig().TABLE_NAME,
+        Key: keyItem(keyHash),
+        UpdateExpression: 'SET #plan = :plan',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeNames: { '#plan': 'plan' },
+        ExpressionAttributeValues: { ':plan': plan },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (isConditionFailure(error)) return false;
+    throw error;
+  }
 }
 
 export async function listApiKeys(ownerId?: string): Promise<ApiKeyRecord[]> {

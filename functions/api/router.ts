@@ -124,6 +124,6 @@ export async function routeRequest(event: ApiEvent): Promise<ApiResponse> {
     const params = Object.fromEntries(route.names.map((name, i) => [name, decodeSegment(values[i]!, path)]));
     return await route.handle(event, params);
   } catch (error) {
-    return errorResponse(error, event.requestContext.requestId);
+    return errorResponse(error, event.requestContext?.requestId);
   }
 }

@@ -3,7 +3,7 @@ import { getConfig, LIMITS } from '../config.ts';
 import { ApiError } from '../errors.ts';
 import { findModel } from '../inference/catalog.ts';
 import { ACCEPTED_CONTENT_TYPES, isAcceptedContentType, normalizeContentType } from '../inference/formats.ts';
-import { issueDetails } from '../validation.ts';
+import { type IssueDetail, issueDetails } from '../validation.ts';
 
 /**
  * What a client may ask for (POST /v1/jobs and POST /v1/batches): the body schemas, then the
@@ -11,18 +11,50 @@ import { issueDetails } from '../validation.ts';
  * use cases trust.
  */
 
+/** A UTF-16 surrogate not paired with its other half: no Unicode character (in `u` mode a pair is one code point). */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/** Longest metadata key and value, in characters. */
+export const METADATA_KEY_MAX_LENGTH = 128;
+export const METADATA_VALUE_MAX_LENGTH = 1024;
+
+/**
+ * A JSON object exactly as JSON.parse made it. z.record and z.object build a new object by
+ * assignment, which silently drops a `__proto__` key (or, when it holds an object, makes it the
+ * prototype); this keeps the parsed object, so every key the client sent is checked and kept.
+ */
+const JsonObject = z.custom<Record<string, unknown>>(
+  (value) => typeof value === 'object' && value !== null && !Array.isArray(value),
+  'expected an object',
+);
+
+/** Caller metadata: string values, kept key for key (`__proto__` and `constructor` included). */
+const Metadata = JsonObject.superRefine((metadata, ctx) => {
+  // The size first: it bounds the entries checked below (and the issues reported) to a few hundred.
+  if (Buffer.byteLength(JSON.stringify(metadata)) > LIMITS.METADATA_MAX_BYTES) {
+    ctx.addIssue({ code: 'custom', message: `metadata must be at most ${LIMITS.METADATA_MAX_BYTES} bytes as JSON` });
+    return;
+  }
+  for (const [key, value] of Object.entries(metadata)) {
+    if (key.length > METADATA_KEY_MAX_LENGTH) {
+      ctx.addIssue({ code: 'custom', path: [key], message: `a metadata key is at most ${METADATA_KEY_MAX_LENGTH} characters` });
+    }
+    if (typeof value !== 'string') {
+      ctx.addIssue({ code: 'custom', path: [key], message: 'a metadata value must be a string' });
+    } else if (value.length > METADATA_VALUE_MAX_LENGTH) {
+      ctx.addIssue({ code: 'custom', path: [key], message: `a metadata value is at most ${METADATA_VALUE_MAX_LENGTH} characters` });
+    }
+  }
+}) as unknown as z.ZodType<Record<string, string>>;
+
 export const CreateJobBody = z
   .object({
     model: z.string().min(1).max(200).optional(),
     contentType: z.string().min(1).max(200),
     contentLength: z.number().int().positive(),
-    params: z.record(z.string(), z.unknown()).optional(),
-    metadata: z
-      .record(z.string().max(128), z.string().max(1024))
-      .refine((m) => Buffer.byteLength(JSON.stringify(m)) <= LIMITS.METADATA_MAX_BYTES, {
-        message: `metadata must be at most ${LIMITS.METADATA_MAX_BYTES} bytes as JSON`,
-      })
-      .optional(),
+    // Checked against the model's own params schema (validateModel), on the object as sent.
+    params: JsonObject.optional(),
+    metadata: Metadata.optional(),
   })
   .strict();
 export type CreateJobRequest = z.infer<typeof CreateJobBody>;
@@ -86,8 +118,27 @@ export function validateModel(requested: string | undefined, params: Record<stri
     throw new ApiError('model_unavailable', `model ${modelName} is unavailable: ${model.unavailableReason}`);
   }
   const parsed = model.params.safeParse(params ?? {});
-  if (!parsed.success) throw new ApiError('bad_request', `params are invalid for ${modelName}`, issueDetails(parsed.error, ['params']));
+  if (!parsed.success) throw new ApiError('bad_request', `params are invalid for ${modelName}`, paramIssues(parsed.error));
+  const illFormed = Object.entries(params ?? {}).find(([, value]) => typeof value === 'string' && LONE_SURROGATE.test(value));
+  if (illFormed) {
+    // A lone surrogate is no Unicode text: DynamoDB stores UTF-8, and the model would be sent it.
+    throw new ApiError('bad_request', `params are invalid for ${modelName}`, [
+      { path: `params.${illFormed[0]}`, message: 'text must be well-formed Unicode (no lone surrogates)' },
+    ]);
+  }
   return modelName;
+}
+
+/** A params refusal's details: an unknown param named by its own path (`params.__proto__`), not the object's. */
+function paramIssues(error: z.ZodError): IssueDetail[] {
+  return error.issues.flatMap((issue) =>
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({
+          path: ['params', ...issue.path.map(String), key].join('.'),
+          message: 'unknown param: GET /v1/models lists each model\'s params',
+        }))
+      : issueDetails(new z.ZodError([issue]), ['params']),
+  );
 }
 
 /**

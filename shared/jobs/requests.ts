@@ -30,18 +30,23 @@ const JsonObject = z.custom<Record<string, unknown>>(
 
 /** Caller metadata: string values, kept key for key (`__proto__` and `constructor` included). */
 const Metadata = JsonObject.superRefine((metadata, ctx) => {
-  // The size first: it bounds the entries checked below (and the issues reported) to a few hundred.
+  const entries = Object.entries(metadata);
+  // Values first, and only the first wrong one: a value can be nested thousands deep (too deep to
+  // serialize) and an object can hold a million keys; strings alone make the size check below safe.
+  const notText = entries.find(([, value]) => typeof value !== 'string');
+  if (notText) {
+    ctx.addIssue({ code: 'custom', path: [notText[0]], message: 'a metadata value must be a string' });
+    return;
+  }
   if (Buffer.byteLength(JSON.stringify(metadata)) > LIMITS.METADATA_MAX_BYTES) {
     ctx.addIssue({ code: 'custom', message: `metadata must be at most ${LIMITS.METADATA_MAX_BYTES} bytes as JSON` });
     return;
   }
-  for (const [key, value] of Object.entries(metadata)) {
+  for (const [key, value] of entries) {
     if (key.length > METADATA_KEY_MAX_LENGTH) {
       ctx.addIssue({ code: 'custom', path: [key], message: `a metadata key is at most ${METADATA_KEY_MAX_LENGTH} characters` });
     }
-    if (typeof value !== 'string') {
-      ctx.addIssue({ code: 'custom', path: [key], message: 'a metadata value must be a string' });
-    } else if (value.length > METADATA_VALUE_MAX_LENGTH) {
+    if ((value as string).length > METADATA_VALUE_MAX_LENGTH) {
       ctx.addIssue({ code: 'custom', path: [key], message: `a metadata value is at most ${METADATA_VALUE_MAX_LENGTH} characters` });
     }
   }

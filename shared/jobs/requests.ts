@@ -11,9 +11,6 @@ import { type IssueDetail, issueDetails } from '../validation.ts';
  * use cases trust.
  */
 
-/** A UTF-16 surrogate not paired with its other half: no Unicode character (in `u` mode a pair is one code point). */
-const LONE_SURROGATE = /\p{Cs}/u;
-
 /** Longest metadata key and value, in characters. */
 export const METADATA_KEY_MAX_LENGTH = 128;
 export const METADATA_VALUE_MAX_LENGTH = 1024;
@@ -124,13 +121,6 @@ export function validateModel(requested: string | undefined, params: Record<stri
   }
   const parsed = model.params.safeParse(params ?? {});
   if (!parsed.success) throw new ApiError('bad_request', `params are invalid for ${modelName}`, paramIssues(parsed.error));
-  const illFormed = Object.entries(params ?? {}).find(([, value]) => typeof value === 'string' && LONE_SURROGATE.test(value));
-  if (illFormed) {
-    // A lone surrogate is no Unicode text: DynamoDB stores UTF-8, and the model would be sent it.
-    throw new ApiError('bad_request', `params are invalid for ${modelName}`, [
-      { path: `params.${illFormed[0]}`, message: 'text must be well-formed Unicode (no lone surrogates)' },
-    ]);
-  }
   return modelName;
 }
 

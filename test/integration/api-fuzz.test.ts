@@ -19,7 +19,7 @@ import { startTestCloud, type TestCloud } from '../helpers/local-cloud.ts';
  * a few hundred in all within `npm test`); `FUZZ_RUNS=5000` for a longer run.
  */
 
-const DEFAULT_RUNS = 80;
+const DEFAULT_RUNS = 150;
 const DEFAULT_SEED = 20_251_129;
 const RUNS = Number(process.env.FUZZ_RUNS ?? DEFAULT_RUNS);
 const SEED = Number(process.env.FUZZ_SEED ?? DEFAULT_SEED);
@@ -129,7 +129,7 @@ function objectOf(fields: [string, string | undefined][]): string {
 }
 
 function withMetadata(text: string, metadata: { entries: [string, string][] } | undefined): Generated {
-  if (!metadata || !metadata.entries.every(([, v]) => v.startsWith('"'))) return { text };
+  if (!metadata?.entries.every(([, v]) => v.startsWith('"'))) return { text };
   return { text, metadata: metadata.entries.map(([k, v]) => [k, JSON.parse(v) as string]) };
 }
 
@@ -174,10 +174,13 @@ const batchItem: fc.Arbitrary<Generated> = mostly(
   jobBody,
 );
 
+/** What an HTTP header value may hold: visible Latin-1 and inner spaces (fetch refuses the rest before sending). */
+const headerChar = fc.oneof(fc.integer({ min: 0x20, max: 0x7e }), fc.integer({ min: 0xa0, max: 0xff })).map((c) => String.fromCharCode(c));
+
 const requestHeaders = fc.record(
   {
     'content-type': fc.constantFrom('application/json', 'text/plain', 'application/octet-stream', 'application/json; charset=latin1'),
-    'idempotency-key': fc.oneof(fc.uuid(), fc.string({ unit: fc.integer({ min: 0x20, max: 0xff }).map((c) => String.fromCharCode(c)), maxLength: 300 })),
+    'idempotency-key': fc.oneof(fc.uuid(), fc.string({ unit: headerChar, maxLength: 300 })),
     prefer: fc.string({ maxLength: 30 }),
   },
   { requiredKeys: [] },
@@ -254,8 +257,7 @@ describe(`the API under generated input (seed ${SEED}, ${RUNS} runs a property)`
       );
       const request = fc.record({
         method: fc.constantFrom('GET', 'POST', 'DELETE', 'PUT', 'PATCH', 'HEAD'),
-        // Not `//…`: the local gateway reads such a path as a URL with a host and fails (reported; API Gateway routes it).
-        path: fc.array(segment, { minLength: 1, maxLength: 4 }).map((segments) => `/${segments.join('/')}`).filter((path) => !path.startsWith('//')),
+        path: fc.array(segment, { minLength: 1, maxLength: 4 }).map((segments) => `/${segments.join('/')}`),
         query: fc.option(fc.constantFrom('?limit=0', '?limit=1e3', '?cursor=%zz', '?cursor=eyJvIjotMX0', '?__proto__=1&constructor=2', '?limit=1&limit=2'), { nil: '' }),
         body: fc.option(jsonBodyOrNot(), { nil: undefined }),
       });
@@ -267,6 +269,10 @@ describe(`the API under generated input (seed ${SEED}, ${RUNS} runs a property)`
           } catch {
             return; // not a URL a client can send
           }
+          // Not `//…`: the local gateway reads such a path as a URL with a host and fails (reported; API Gateway routes it).
+          if (target.pathname.startsWith('//')) return;
+          // The page (GET /) is 503 page_not_built until `npm run build:web` (npm test builds it first).
+          if (target.pathname === '/' && method === 'GET') return;
           const reply = await send(method, target.pathname + target.search, method === 'GET' || method === 'HEAD' ? undefined : body);
           expect(reply.status, `${method} ${target.pathname} → ${reply.text.slice(0, 300)}`).toBeLessThan(500);
           if (method !== 'HEAD' && reply.status >= 400) expectWellFormed(reply, `${method} ${target.pathname}`);

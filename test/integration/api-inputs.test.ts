@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { DeleteCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { errorResponse } from '#functions/api/http.ts';
 import { createApiKey } from '#shared/auth/api-keys.ts';
 import { documentClient } from '#shared/aws.ts';
 import { getConfig } from '#shared/config.ts';
+import { ApiError } from '#shared/errors.ts';
 import { getBatch, getJobs } from '#shared/jobs/batch-store.ts';
 import { submitBatch } from '#shared/jobs/create-batch.ts';
 import { idempotentBatchIds } from '#shared/jobs/idempotency.ts';
@@ -87,7 +89,7 @@ describe('POST /v1/batches: all or nothing', () => {
     expect(created.status).toBe(201);
     const read = await send('GET', `/v1/batches/${created.body.batchId}`);
     expect(read.body).toMatchObject({ total: 2, counts: { awaiting_upload: 2 } });
-    expect(read.body.jobs.map((j: { metadata: object }) => j.metadata)).toEqual([{ a: 'b' }, { constructor: 'y' }]);
+    expect(read.body.jobs.map((j: { metadata: object }) => Object.entries(j.metadata))).toEqual([[['a', 'b']], [['constructor', 'y']]]);
     const replay = await send('POST', '/v1/batches', body, headers);
     expect(replay.status).toBe(200);
     expect(replay.body.jobs.map((j: { jobId: string }) => j.jobId)).toEqual(created.body.jobs.map((j: { jobId: string }) => j.jobId));
@@ -154,5 +156,14 @@ describe('a body over the HTTP API limit', () => {
     const res = await send('POST', '/v1/jobs', JSON.stringify({ contentType: 'image/jpeg', contentLength: 1, metadata: { a: 'x'.repeat(10 * 1024 * 1024) } }));
     expect(res.status).toBe(413);
     expect(res.body).toEqual({ message: 'Request Entity Too Large' });
+  });
+});
+
+describe('an error the API did not expect', () => {
+  it('is a 500 in the error shape naming the request id, even when a refusal cannot be serialized', () => {
+    const reply = errorResponse(new ApiError('bad_request', 'x', { size: 1n }), 'req-1');
+    expect(reply.statusCode).toBe(500);
+    expect(JSON.parse(reply.body!)).toEqual({ error: { code: 'internal', message: 'internal error', details: { requestId: 'req-1' } } });
+    expect(JSON.parse(errorResponse('not even an Error', 'req-2').body!).error.details).toEqual({ requestId: 'req-2' });
   });
 });

@@ -21,12 +21,19 @@ export function json(statusCode: number, body: unknown, headers: Record<string, 
 
 /** Every refusal has this shape: {"error":{"code","message","details?"}}. */
 export function errorResponse(error: unknown, requestId?: string): ApiResponse {
-  if (error instanceof ApiError) {
+  if (!(error instanceof ApiError)) return internalError(error, requestId);
+  try {
     return json(error.status, {
       error: { code: error.code, message: error.message, ...(error.details === undefined ? {} : { details: error.details }) },
     });
+  } catch (unserializable) {
+    return internalError(unserializable, requestId);
   }
-  logger.error('unhandled error', { error: error as Error, requestId });
+}
+
+/** A 500 is a bug: logged with the request id, which the reply carries so a report can name it. */
+function internalError(error: unknown, requestId: string | undefined): ApiResponse {
+  logger.error('unhandled error', { error: error instanceof Error ? error : new Error(String(error)), requestId });
   return json(500, { error: { code: 'internal', message: 'internal error', ...(requestId ? { details: { requestId } } : {}) } });
 }
 
@@ -59,6 +66,9 @@ export function header(event: ApiEvent, name: string): string | undefined {
   return event.headers?.[name.toLowerCase()];
 }
 
+/** Schema issues a refusal lists at most (a Lambda reply is at most 6 MB). */
+export const MAX_ISSUE_DETAILS = 20;
+
 /** Parse a JSON body against a schema; 400 with the issues otherwise. */
 export function parseBody<T>(event: ApiEvent, schema: z.ZodType<T>): T {
   if (!event.body) throw new ApiError('bad_request', 'request body is required (JSON)');
@@ -70,6 +80,11 @@ export function parseBody<T>(event: ApiEvent, schema: z.ZodType<T>): T {
     throw new ApiError('bad_request', 'request body is not valid JSON');
   }
   const result = schema.safeParse(value);
-  if (!result.success) throw new ApiError('bad_request', 'request body is invalid', issueDetails(result.error));
+  if (!result.success) {
+    // A 10 MB body can hold a million wrong items: the reply names the first few, not all.
+    const issues = issueDetails(result.error);
+    const shown = issues.length > MAX_ISSUE_DETAILS ? ` (${issues.length} issues; the first ${MAX_ISSUE_DETAILS} in details)` : '';
+    throw new ApiError('bad_request', `request body is invalid${shown}`, issues.slice(0, MAX_ISSUE_DETAILS));
+  }
   return result.data;
 }

@@ -168,6 +168,6 @@ export async function routeRequest(event: ApiEvent): Promise<ApiResponse> {
     const reply = await route.handle(event, params).catch((error: unknown) => errorResponse(error, event.requestContext.requestId));
     return withHeaders(reply, admission.headers);
   } catch (error) {
-    return errorResponse(error, event.requestContext.requestId);
+    return errorResponse(error, event.requestContext?.requestId);
   }
 }

@@ -1,7 +1,8 @@
-import { BatchGetCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DeleteCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
+import pLimit from 'p-limit';
 import { documentClient, putIfAbsent } from '../aws.ts';
-import { batchKey, jobKey, tableName, withoutKeys } from './items.ts';
 import type { DeliveryState, LifecycleEvent, WebhookSubscription } from '../webhooks/events.ts';
+import { batchKey, jobFromItem, jobKey, tableName, withoutKeys } from './items.ts';
 import type { Job } from './model.ts';
 
 /**
@@ -9,9 +10,10 @@ import type { Job } from './model.ts';
  * beside the jobs' own items (each carries `batchId`). The batch item is the membership list, read
  * consistently: no index to wait for, and item i of the request is job i of the list.
  *
- * No transactions (dynalite has none): the batch item is written first, then its jobs one
- * conditional put each. A create that dies half-way leaves a batch item whose jobs are partly
- * missing; repeating the request with the same Idempotency-Key derives the same ids and completes it.
+ * No transactions (dynalite has none), so the jobs are written first and the batch item last: a
+ * batch item exists only once all its jobs do, and a GET never shows a batch with jobs missing.
+ * A create that dies half-way leaves jobs no client was told of (create-batch.ts deletes them, or
+ * the retry with the same Idempotency-Key finds them and completes the batch).
  */
 
 export interface Batch {
@@ -68,11 +70,26 @@ export async function getJobs(jobIds: readonly string[]): Promise<Map<string, Jo
         new BatchGetCommand({ RequestItems: { [tableName()]: { Keys: keys, ConsistentRead: true } } }),
       );
       for (const item of Responses?.[tableName()] ?? []) {
-        const job = withoutKeys<Job>(item);
+        const job = jobFromItem(item)!;
         found.set(job.jobId, job);
       }
       keys = (UnprocessedKeys?.[tableName()]?.Keys ?? []) as Record<string, unknown>[];
     }
   }
   return found;
+}
+
+/** Deletes at once when a failed create is undone. */
+const DELETE_CONCURRENCY = 16;
+
+/**
+ * Delete these jobs, each attempted once, whatever the others do; returns the ids that could not
+ * be deleted. For a batch whose creation failed: its jobs were never shown to anyone.
+ */
+export async function deleteJobs(jobIds: readonly string[]): Promise<string[]> {
+  const limit = pLimit(DELETE_CONCURRENCY);
+  const outcomes = await Promise.allSettled(
+    jobIds.map((jobId) => limit(() => documentClient().send(new DeleteCommand({ TableName: tableName(), Key: jobKey(jobId) })))),
+  );
+  return jobIds.filter((_, i) => outcomes[i]!.status === 'rejected');
 }

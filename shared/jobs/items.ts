@@ -19,8 +19,21 @@ export function withoutKeys<T>(item: Record<string, unknown>): T {
   return rest as T;
 }
 
+/**
+ * A job as its table item. Metadata keys are the client's, and the DynamoDB marshaller treats
+ * some specially (`constructor` breaks it, `__proto__` is lost when read back), so metadata is
+ * stored as one JSON string attribute, which any key survives.
+ */
+export function jobToItem(job: Job): Record<string, unknown> & { pk: string } {
+  return { ...jobKey(job.jobId), ...job, ...(job.metadata ? { metadata: JSON.stringify(job.metadata) } : {}) };
+}
+
 export function jobFromItem(item: Record<string, unknown> | undefined): Job | undefined {
-  return item ? withoutKeys<Job>(item) : undefined;
+  if (!item) return undefined;
+  const job = withoutKeys<Job>(item);
+  // JSON.parse keeps every key as an own property; a map (items written before) is read as it is.
+  const metadata: unknown = job.metadata;
+  return typeof metadata === 'string' ? { ...job, metadata: JSON.parse(metadata) as Record<string, string> } : job;
 }
 
 /** When an item created now is deleted by DynamoDB TTL (epoch seconds): jobs and batches alike. */

@@ -3,7 +3,7 @@ import { getConfig, LIMITS } from '../config.ts';
 import { ApiError } from '../errors.ts';
 import { findModel } from '../inference/catalog.ts';
 import { ACCEPTED_CONTENT_TYPES, isAcceptedContentType, normalizeContentType } from '../inference/formats.ts';
-import { issueDetails } from '../validation.ts';
+import { type IssueDetail, issueDetails } from '../validation.ts';
 import { subscriptionOf, WebhookRequest, type WebhookSubscription } from '../webhooks/events.ts';
 
 /**
@@ -12,18 +12,52 @@ import { subscriptionOf, WebhookRequest, type WebhookSubscription } from '../web
  * use cases trust.
  */
 
+/** Longest metadata key and value, in characters. */
+export const METADATA_KEY_MAX_LENGTH = 128;
+export const METADATA_VALUE_MAX_LENGTH = 1024;
+
+/**
+ * A JSON object exactly as JSON.parse made it. z.record and z.object build a new object by
+ * assignment, which silently drops a `__proto__` key (or, when it holds an object, makes it the
+ * prototype); this keeps the parsed object, so every key the client sent is checked and kept.
+ */
+const JsonObject = z.custom<Record<string, unknown>>(
+  (value) => typeof value === 'object' && value !== null && !Array.isArray(value),
+  'expected an object',
+);
+
+/** Caller metadata: string values, kept key for key (`__proto__` and `constructor` included). */
+const Metadata = JsonObject.superRefine((metadata, ctx) => {
+  const entries = Object.entries(metadata);
+  // Values first, and only the first wrong one: a value can be nested thousands deep (too deep to
+  // serialize) and an object can hold a million keys; strings alone make the size check below safe.
+  const notText = entries.find(([, value]) => typeof value !== 'string');
+  if (notText) {
+    ctx.addIssue({ code: 'custom', path: [notText[0]], message: 'a metadata value must be a string' });
+    return;
+  }
+  if (Buffer.byteLength(JSON.stringify(metadata)) > LIMITS.METADATA_MAX_BYTES) {
+    ctx.addIssue({ code: 'custom', message: `metadata must be at most ${LIMITS.METADATA_MAX_BYTES} bytes as JSON` });
+    return;
+  }
+  for (const [key, value] of entries) {
+    if (key.length > METADATA_KEY_MAX_LENGTH) {
+      ctx.addIssue({ code: 'custom', path: [key], message: `a metadata key is at most ${METADATA_KEY_MAX_LENGTH} characters` });
+    }
+    if ((value as string).length > METADATA_VALUE_MAX_LENGTH) {
+      ctx.addIssue({ code: 'custom', path: [key], message: `a metadata value is at most ${METADATA_VALUE_MAX_LENGTH} characters` });
+    }
+  }
+}) as unknown as z.ZodType<Record<string, string>>;
+
 export const CreateJobBody = z
   .object({
     model: z.string().min(1).max(200).optional(),
     contentType: z.string().min(1).max(200),
     contentLength: z.number().int().positive(),
-    params: z.record(z.string(), z.unknown()).optional(),
-    metadata: z
-      .record(z.string().max(128), z.string().max(1024))
-      .refine((m) => Buffer.byteLength(JSON.stringify(m)) <= LIMITS.METADATA_MAX_BYTES, {
-        message: `metadata must be at most ${LIMITS.METADATA_MAX_BYTES} bytes as JSON`,
-      })
-      .optional(),
+    // Checked against the model's own params schema (validateModel), on the object as sent.
+    params: JsonObject.optional(),
+    metadata: Metadata.optional(),
     /** Where to send this job's events (default: the owner's default webhook, if any). */
     webhook: WebhookRequest.optional(),
   })
@@ -108,8 +142,20 @@ export function validateModel(requested: string | undefined, params: Record<stri
     throw new ApiError('model_unavailable', `model ${modelName} is unavailable: ${model.unavailableReason}`);
   }
   const parsed = model.params.safeParse(params ?? {});
-  if (!parsed.success) throw new ApiError('bad_request', `params are invalid for ${modelName}`, issueDetails(parsed.error, ['params']));
+  if (!parsed.success) throw new ApiError('bad_request', `params are invalid for ${modelName}`, paramIssues(parsed.error));
   return modelName;
+}
+
+/** A params refusal's details: an unknown param named by its own path (`params.__proto__`), not the object's. */
+function paramIssues(error: z.ZodError): IssueDetail[] {
+  return error.issues.flatMap((issue) =>
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({
+          path: ['params', ...issue.path.map(String), key].join('.'),
+          message: 'unknown param: GET /v1/models lists each model\'s params',
+        }))
+      : issueDetails(new z.ZodError([issue]), ['params']),
+  );
 }
 
 /**

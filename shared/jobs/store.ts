@@ -1,6 +1,6 @@
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClient, putIfAbsent } from '../aws.ts';
-import { jobFromItem, jobKey, tableName } from './items.ts';
+import { jobFromItem, jobKey, jobToItem, tableName } from './items.ts';
 import type { Job, JobStatus } from './model.ts';
 
 /**
@@ -19,7 +19,7 @@ export async function getJob(jobId: string): Promise<Job | undefined> {
  * same id) nothing is written and the existing job is returned with `created: false`.
  */
 export async function createJob(job: Job): Promise<{ created: boolean; job: Job }> {
-  if (await putIfAbsent({ ...jobKey(job.jobId), ...job })) return { created: true, job };
+  if (await putIfAbsent(jobToItem(job))) return { created: true, job };
   const existing = await getJob(job.jobId);
   if (!existing) throw new Error(`job ${job.jobId} exists but could not be read`);
   return { created: false, job: existing };

@@ -6,7 +6,8 @@ import { JOB_WRITE_CONCURRENCY } from './create-batch.ts';
 import { settleUpload } from './job-status.ts';
 import { isTerminal, JOB_STATUSES, type JobStatus } from './model.ts';
 import { ownedBatch } from './ownership.ts';
-import { batchPath, type JobView, viewOf } from './views.ts';
+import type { BatchJobView, BatchView } from './responses.ts';
+import { batchPath, viewOf } from './views.ts';
 
 /** GET /v1/batches/{batchId}: counts over all of a batch's jobs, and one page of them. */
 
@@ -20,21 +21,7 @@ export const BATCH_PAGE_MAX_BYTES = 4 * 1024 * 1024;
 
 export type StatusCounts = Record<JobStatus, number>;
 
-/** A job in a batch: its view, and its place in the creating request's items. */
-export type BatchJobView = JobView & { index: number };
-
-export interface BatchView {
-  batchId: string;
-  model: string;
-  createdAt: string;
-  total: number;
-  counts: StatusCounts;
-  /** Every job has ended (succeeded, failed, canceled or expired). */
-  done: boolean;
-  jobs: BatchJobView[];
-  nextCursor?: string;
-  links: { self: string };
-}
+export type { BatchJobView, BatchView } from './responses.ts';
 
 export interface PageRequest {
   limit?: string;

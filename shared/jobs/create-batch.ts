@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import pLimit from 'p-limit';
 import { ApiError } from '../errors.ts';
-import type { UploadInstructions } from '../storage/presign.ts';
 import { createBatch } from './batch-store.ts';
 import { createJobWithUpload } from './create-job.ts';
 import { idempotentBatchIds, requestHashOf } from './idempotency.ts';
 import { retentionExpiry } from './items.ts';
-import type { JobStatus } from './model.ts';
 import type { ValidatedBatchRequest } from './requests.ts';
+import type { CreatedBatch, CreatedBatchJob } from './responses.ts';
 import { batchPath } from './views.ts';
 
 /**
@@ -18,20 +17,7 @@ import { batchPath } from './views.ts';
 /** Jobs created at once per request. */
 export const JOB_WRITE_CONCURRENCY = 16;
 
-export interface CreatedBatchJob {
-  jobId: string;
-  status: JobStatus;
-  /** Present while the job awaits its upload (always, for a new batch). */
-  upload?: UploadInstructions;
-}
-
-export interface CreatedBatch {
-  batchId: string;
-  model: string;
-  total: number;
-  jobs: CreatedBatchJob[];
-  links: { self: string };
-}
+export type { CreatedBatch, CreatedBatchJob } from './responses.ts';
 
 /**
  * Create the batch and its jobs, or with an Idempotency-Key replay it: the same key derives the

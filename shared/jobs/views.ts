@@ -1,26 +1,10 @@
-import { createResultUrl, type UploadInstructions } from '../storage/presign.ts';
+import { createResultUrl } from '../storage/presign.ts';
 import type { Job } from './model.ts';
+import type { JobResult, JobView } from './responses.ts';
 
-/** How a job is shown to its owner: the one view the job routes and the batch routes share. */
+export type { JobView } from './responses.ts';
 
-export interface JobView {
-  jobId: string;
-  status: Job['status'];
-  model: string;
-  createdAt: string;
-  updatedAt: string;
-  startedAt?: string;
-  completedAt?: string;
-  attempts: number;
-  params?: Record<string, unknown>;
-  metadata?: Record<string, string>;
-  result?: unknown;
-  resultUrl?: string;
-  error?: Job['error'];
-  batchId?: string;
-  upload?: UploadInstructions;
-  links: { self: string };
-}
+/** How a job is shown to its owner: the one view the job routes and the batch routes share (its schema: responses.ts). */
 
 export const jobPath = (jobId: string) => `/v1/jobs/${jobId}`;
 export const batchPath = (batchId: string) => `/v1/batches/${batchId}`;
@@ -37,7 +21,8 @@ export async function viewOf(job: Job): Promise<JobView> {
     attempts: job.attempts,
     ...(job.params ? { params: job.params } : {}),
     ...(job.metadata ? { metadata: job.metadata } : {}),
-    ...(job.result !== undefined ? { result: job.result } : {}),
+    // Stored by the worker from an InferenceResult, which responses.ts checks JobResult describes.
+    ...(job.result !== undefined ? { result: job.result as JobResult } : {}),
     ...(job.resultKey ? { resultUrl: await createResultUrl(job.jobId) } : {}),
     ...(job.error ? { error: job.error } : {}),
     ...(job.batchId ? { batchId: job.batchId } : {}),

@@ -10,6 +10,7 @@ import { CreateBatchBody, CreateJobBody, validateBatchRequest, validateJobReques
 import { batchPath, jobPath } from '#shared/jobs/views.ts';
 import { logger } from '#shared/logger.ts';
 import { type ApiEvent, type ApiResponse, errorResponse, header, json, ownerOf, parseBody } from './http.ts';
+import { openApiDocument } from './openapi.ts';
 import { pageReply } from './page.ts';
 import { API_ROUTES, PUBLIC_ROUTES, type RouteKey, routeKey } from './routes.ts';
 
@@ -40,6 +41,8 @@ const handlers: Record<RouteKey, Handler> = {
   'GET /': (event) => pageReply(event),
 
   'GET /v1/health': async () => json(200, { status: 'ok' }),
+
+  'GET /v1/openapi.json': async () => json(200, openApiDocument()),
 
   'GET /v1/models': async (event) => {
     ownerOf(event);

@@ -103,13 +103,19 @@ export type CreatedJob = z.infer<typeof CreatedJob>;
 export const BatchJobView = JobView.extend({ index: z.int().min(0).describe("the job's place in the creating request's items") });
 export type BatchJobView = z.infer<typeof BatchJobView>;
 
+const Count = z.int().min(0);
+/** Jobs by status: every status named (an object, not a record, so each is a documented property). */
+const StatusCounts = z
+  .object(Object.fromEntries(JOB_STATUSES.map((status) => [status, Count])) as Record<(typeof JOB_STATUSES)[number], typeof Count>)
+  .describe("jobs by status, over all the batch's jobs");
+
 export const BatchView = z
   .object({
     batchId: ResourceId,
     model: z.string(),
     createdAt: Timestamp,
     total: z.int().min(1),
-    counts: z.record(z.enum(JOB_STATUSES), z.int().min(0)).describe("jobs by status, over all the batch's jobs"),
+    counts: StatusCounts,
     done: z.boolean().describe('every job has ended (succeeded, failed, canceled or expired)'),
     jobs: z.array(BatchJobView).describe('one page of the jobs, in request order'),
     nextCursor: z.string().optional().describe('pass as `cursor` for the next page; absent on the last'),

@@ -51,7 +51,10 @@ export function declaredResponse(document: OpenApiDoc, path: string, method: str
 export function closedWorld<T>(document: T): T {
   const copy = structuredClone(document);
   const close = (node: unknown): void => {
-    if (Array.isArray(node)) return node.forEach(close);
+    if (Array.isArray(node)) {
+      node.forEach(close);
+      return;
+    }
     if (!node || typeof node !== 'object') return;
     const schema = node as Json;
     if (schema.type === 'object' && schema.properties && !('additionalProperties' in schema)) schema.additionalProperties = false;

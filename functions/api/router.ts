@@ -15,6 +15,7 @@ import { ensureSecret, type OwnerSettings, rotateSecret } from '#shared/webhooks
 import { redeliver } from '#shared/webhooks/redeliver.ts';
 import { type ApiEvent, type ApiResponse, errorResponse, header, json, ownerOf, parseBody } from './http.ts';
 import { admit, withHeaders } from './limits.ts';
+import { openApiDocument } from './openapi.ts';
 import { pageReply } from './page.ts';
 import { API_ROUTES, PUBLIC_ROUTES, type RouteKey, routeKey } from './routes.ts';
 
@@ -64,6 +65,8 @@ const handlers: Record<RouteKey, Handler> = {
   'GET /': (event) => pageReply(event),
 
   'GET /v1/health': async () => json(200, { status: 'ok' }),
+
+  'GET /v1/openapi.json': async () => json(200, openApiDocument()),
 
   'GET /v1/models': async (event) => {
     ownerOf(event);

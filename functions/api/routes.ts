@@ -17,6 +17,7 @@ export interface GatewayRoute {
 export const API_ROUTES = [
   { method: 'GET', path: '/', authenticated: false },
   { method: 'GET', path: '/v1/health', authenticated: false },
+  { method: 'GET', path: '/v1/openapi.json', authenticated: false },
   { method: 'GET', path: '/v1/models', authenticated: true },
   { method: 'POST', path: '/v1/jobs', authenticated: true },
   { method: 'GET', path: '/v1/jobs', authenticated: true },

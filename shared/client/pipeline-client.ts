@@ -2,9 +2,9 @@ import { createReadStream } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
-import type { BatchView } from '../jobs/batch-status.ts';
-import type { CreatedBatch } from '../jobs/create-batch.ts';
-import type { JobView } from '../jobs/views.ts';
+import type { z } from 'zod';
+import type { CreateBatchBody, CreateJobBody } from '../jobs/requests.ts';
+import type { BatchView, CreatedBatch, CreatedJob, JobView, ModelInfo, ModelList } from '../jobs/responses.ts';
 import type { UploadInstructions } from '../storage/presign.ts';
 
 /**
@@ -12,21 +12,12 @@ import type { UploadInstructions } from '../storage/presign.ts';
  * create a job, stream the file to its presigned URL, poll honouring Retry-After.
  */
 
-export interface CreateJobInput {
-  model?: string;
-  contentType: string;
-  contentLength: number;
-  params?: Record<string, unknown>;
-  metadata?: Record<string, string>;
-}
-
-export type CreatedJob = JobView & { upload: UploadInstructions };
-
-export interface CreateBatchInput {
-  model?: string;
-  params?: Record<string, unknown>;
-  items: { contentType: string; contentLength: number; metadata?: Record<string, string> }[];
-}
+// Requests and replies are typed by the schemas the API validates with and documents (no second copy).
+/** The body of POST /v1/jobs. */
+export type CreateJobInput = z.input<typeof CreateJobBody>;
+/** The body of POST /v1/batches. */
+export type CreateBatchInput = z.input<typeof CreateBatchBody>;
+export type { BatchView, CreatedBatch, CreatedJob, JobView, ModelInfo } from '../jobs/responses.ts';
 
 /** A refusal from the API, in its error shape. */
 export class ApiRequestError extends Error {
@@ -57,16 +48,6 @@ const TERMINAL = new Set(['succeeded', 'failed', 'canceled', 'expired']);
 
 /** An upload connection silent this long (nothing sent or received) is cut, as ETIMEDOUT: a retry may pass. */
 export const UPLOAD_IDLE_TIMEOUT_MS = 60_000;
-
-export interface ModelInfo {
-  name: string;
-  kind: string;
-  description: string;
-  available: boolean;
-  reason?: string;
-  default: boolean;
-  params: Record<string, string>;
-}
 
 export class PipelineClient {
   constructor(
@@ -137,7 +118,7 @@ export class PipelineClient {
   }
 
   async listModels(): Promise<ModelInfo[]> {
-    return (await this.call<{ models: ModelInfo[] }>('GET', '/v1/models')).body.models;
+    return (await this.call<ModelList>('GET', '/v1/models')).body.models;
   }
 
   /**

@@ -1,9 +1,12 @@
+import { z } from 'zod';
 import { LIMITS } from '../config.ts';
 import { ApiError } from '../errors.ts';
+import { issueDetails } from '../validation.ts';
 import { getJobs } from './batch-store.ts';
 import { isTerminal, type Job, JOB_STATUSES, type JobStatus } from './model.ts';
 import { ownedBatch } from './ownership.ts';
-import { batchPath, type JobView, viewOf } from './views.ts';
+import type { BatchJobView, BatchView } from './responses.ts';
+import { batchPath, viewOf } from './views.ts';
 import { waitUntil } from './waiting.ts';
 
 /** GET /v1/batches/{batchId}: counts over all of a batch's jobs, and one page of them. */
@@ -18,35 +21,25 @@ export const BATCH_PAGE_MAX_BYTES = 4 * 1024 * 1024;
 
 export type StatusCounts = Record<JobStatus, number>;
 
-/** A job in a batch: its view, and its place in the creating request's items. */
-export type BatchJobView = JobView & { index: number };
+export type { BatchJobView, BatchView } from './responses.ts';
 
-export interface BatchView {
-  batchId: string;
-  model: string;
-  createdAt: string;
-  total: number;
-  counts: StatusCounts;
-  /** Every job has ended (succeeded, failed, canceled or expired). */
-  done: boolean;
-  jobs: BatchJobView[];
-  nextCursor?: string;
-  links: { self: string };
-}
-
-export interface PageRequest {
-  limit?: string;
-  cursor?: string;
-}
+/** The query of GET /v1/batches/{batchId}: parsed here, and documented from this schema (functions/api/route-docs.ts). */
+export const BatchPageQuery = z.object({
+  limit: z.coerce
+    .number<string>()
+    .int()
+    .min(1)
+    .max(LIMITS.BATCH_MAX_ITEMS)
+    .optional()
+    .describe(`jobs per page, 1 to ${LIMITS.BATCH_MAX_ITEMS}; default: the whole batch (a page also stops before ${BATCH_PAGE_MAX_BYTES / 1024 / 1024} MB of JSON)`),
+  cursor: z.string().optional().describe("the previous page's nextCursor"),
+});
+export type PageRequest = z.input<typeof BatchPageQuery>;
 
 function parsePage(page: PageRequest, total: number): { offset: number; limit: number } {
-  let limit: number = BATCH_PAGE_DEFAULT_LIMIT;
-  if (page.limit !== undefined) {
-    limit = Number(page.limit);
-    if (!Number.isInteger(limit) || limit < 1 || limit > LIMITS.BATCH_MAX_ITEMS) {
-      throw new ApiError('bad_request', `limit must be an integer from 1 to ${LIMITS.BATCH_MAX_ITEMS}`);
-    }
-  }
+  const query = BatchPageQuery.safeParse(page);
+  if (!query.success) throw new ApiError('bad_request', `limit must be an integer from 1 to ${LIMITS.BATCH_MAX_ITEMS}`, issueDetails(query.error));
+  const limit = query.data.limit ?? BATCH_PAGE_DEFAULT_LIMIT;
   let offset = 0;
   if (page.cursor !== undefined) {
     try {

@@ -7,8 +7,8 @@ import { type Batch, createBatch, deleteJobs, getBatch } from './batch-store.ts'
 import { createJobWithUpload } from './create-job.ts';
 import { idempotentBatchIds, requestHashOf } from './idempotency.ts';
 import { retentionExpiry } from './items.ts';
-import type { JobStatus } from './model.ts';
 import type { ValidatedBatchRequest } from './requests.ts';
+import type { CreatedBatch, CreatedBatchJob } from './responses.ts';
 import { batchPath } from './views.ts';
 import { IDLE_DELIVERY, WEBHOOK_SHARD, type WebhookSubscription } from '../webhooks/events.ts';
 import { defaultWebhookOf } from '../webhooks/owners.ts';
@@ -24,20 +24,7 @@ export const BATCH_CHECK_INTERVAL_MS = 5 * 60_000;
 /** Jobs created at once per request. */
 export const JOB_WRITE_CONCURRENCY = 16;
 
-export interface CreatedBatchJob {
-  jobId: string;
-  status: JobStatus;
-  /** Present while the job awaits its upload (always, for a new batch). */
-  upload?: UploadInstructions;
-}
-
-export interface CreatedBatch {
-  batchId: string;
-  model: string;
-  total: number;
-  jobs: CreatedBatchJob[];
-  links: { self: string };
-}
+export type { CreatedBatch, CreatedBatchJob } from './responses.ts';
 
 /**
  * Create the batch and its jobs, or with an Idempotency-Key replay it: the same key derives the

@@ -1,39 +1,14 @@
-import { createResultUrl, type UploadInstructions } from '../storage/presign.ts';
-import { type DeliveryState, IDLE_DELIVERY } from '../webhooks/events.ts';
+import { createResultUrl } from '../storage/presign.ts';
+import { IDLE_DELIVERY } from '../webhooks/events.ts';
 import type { Job } from './model.ts';
+import type { JobResult, JobView } from './responses.ts';
 
-/** How a job is shown to its owner: the one view the job routes and the batch routes share. */
+export type { JobView } from './responses.ts';
 
-export interface JobView {
-  jobId: string;
-  status: Job['status'];
-  model: string;
-  createdAt: string;
-  updatedAt: string;
-  startedAt?: string;
-  completedAt?: string;
-  attempts: number;
-  params?: Record<string, unknown>;
-  metadata?: Record<string, string>;
-  result?: unknown;
-  resultUrl?: string;
-  error?: Job['error'];
-  batchId?: string;
-  webhook?: WebhookView;
-  upload?: UploadInstructions;
-  links: { self: string };
-}
+/** How a job is shown to its owner: the one view the job routes and the batch routes share (its schema: responses.ts). */
 
 /** Where a job's webhook stands: its subscription and how delivery of its events is going. */
-export interface WebhookView {
-  url: string;
-  events: string[];
-  status: DeliveryState['status'];
-  attempts: number;
-  lastStatus?: number;
-  lastError?: string;
-  nextAttemptAt?: string;
-}
+type WebhookView = NonNullable<JobView['webhook']>;
 
 function webhookView(job: Job): WebhookView | undefined {
   if (!job.webhook) return undefined;
@@ -66,7 +41,8 @@ export async function viewOf(job: Job): Promise<JobView> {
     attempts: job.attempts,
     ...(job.params ? { params: job.params } : {}),
     ...(job.metadata ? { metadata: job.metadata } : {}),
-    ...(job.result !== undefined ? { result: job.result } : {}),
+    // Stored by the worker from an InferenceResult, which responses.ts checks JobResult describes.
+    ...(job.result !== undefined ? { result: job.result as JobResult } : {}),
     ...(job.resultKey ? { resultUrl: await createResultUrl(job.jobId) } : {}),
     ...(job.error ? { error: job.error } : {}),
     ...(job.batchId ? { batchId: job.batchId } : {}),

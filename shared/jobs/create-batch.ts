@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import pLimit from 'p-limit';
 import { ApiError } from '../errors.ts';
 import { logger } from '../logger.ts';
-import type { UploadInstructions } from '../storage/presign.ts';
 import { type Batch, createBatch, deleteJobs, getBatch } from './batch-store.ts';
 import { createJobWithUpload } from './create-job.ts';
 import { idempotentBatchIds, requestHashOf } from './idempotency.ts';

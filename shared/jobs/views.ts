@@ -1,4 +1,4 @@
-import { createResultUrl, type UploadInstructions } from '../storage/presign.ts';
+import { createResultObjectUrl, createResultUrl, type UploadInstructions } from '../storage/presign.ts';
 import type { Job } from './model.ts';
 
 /** How a job is shown to its owner: the one view the job routes and the batch routes share. */
@@ -37,10 +37,20 @@ export async function viewOf(job: Job): Promise<JobView> {
     attempts: job.attempts,
     ...(job.params ? { params: job.params } : {}),
     ...(job.metadata ? { metadata: job.metadata } : {}),
-    ...(job.result !== undefined ? { result: job.result } : {}),
+    ...(job.result !== undefined ? { result: await resultView(job.result) } : {}),
     ...(job.resultKey ? { resultUrl: await createResultUrl(job.jobId) } : {}),
     ...(job.error ? { error: job.error } : {}),
     ...(job.batchId ? { batchId: job.batchId } : {}),
     links: { self: jobPath(job.jobId) },
   };
+}
+
+/**
+ * A recorded result as its owner sees it: an object stored beside it (a large embedding's
+ * `vectorKey`) becomes a presigned `vectorUrl`, as a stored result becomes `resultUrl`.
+ */
+async function resultView(result: unknown): Promise<unknown> {
+  if (typeof result !== 'object' || result === null || !('vectorKey' in result) || typeof result.vectorKey !== 'string') return result;
+  const { vectorKey, ...rest } = result;
+  return { ...rest, vectorUrl: await createResultObjectUrl(vectorKey) };
 }

@@ -3,6 +3,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { acknowledge } from './nag.ts';
 import { RESULT_PREFIX, UPLOAD_PREFIX } from '#shared/storage/keys.ts';
+import { BUCKET_CORS } from '../../shared/storage/bucket-cors.ts';
 
 export { RESULT_PREFIX, UPLOAD_PREFIX };
 /** Bigger models than the bundled demo one are read from here (and cached in /tmp). */
@@ -36,11 +37,12 @@ export class PipelineBucket extends Construct {
       minimumTLSVersion: 1.2,
       cors: [
         {
-          allowedMethods: [s3.HttpMethods.PUT, s3.HttpMethods.GET],
+          // The local cloud's bucket applies the same rule (shared/storage/bucket-cors.ts).
+          allowedMethods: BUCKET_CORS.allowedMethods.map((m) => s3.HttpMethods[m]),
           allowedOrigins: props.allowedOrigins,
-          allowedHeaders: ['content-type', 'content-length'],
-          exposedHeaders: ['ETag'],
-          maxAge: 3600,
+          allowedHeaders: [...BUCKET_CORS.allowedHeaders],
+          exposedHeaders: [...BUCKET_CORS.exposedHeaders],
+          maxAge: BUCKET_CORS.maxAgeSeconds,
         },
       ],
       lifecycleRules: [

@@ -7,19 +7,17 @@ import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import dynalite from 'dynalite';
 import { createSqsServer } from 'local-aws-sqs';
-import S3rver from 's3rver';
-import { CORS_POLICY } from '#functions/api/routes.ts';
 import { TABLE_SCHEMA } from '#shared/jobs/table.ts';
 import { startEventSource, type EventSource } from './event-source.ts';
 import { startHttpGateway, type HttpGateway } from './http-gateway.ts';
 import { createNotificationBridge } from './notifications.ts';
-import { startS3Gateway, type S3Gateway } from './s3-gateway.ts';
+import { type LocalS3, startLocalS3 } from './s3/server.ts';
 
 /**
  * The local cloud: AWS-protocol servers on loopback and the glue AWS provides between them, in
  * one process, running the very handlers the AWS stack deploys.
  *
- *   s3rver ◀─ S3 gateway (SigV4 checks) ◀─ clients, presigned PUTs, the SDK
+ *   local S3 (SigV4 checks, crash-safe store) ◀─ clients, presigned PUTs, the SDK, the AWS CLI
  *     └─ ObjectCreated uploads/ ─▶ notification bridge ─▶ SQS jobs queue (+ DLQ) ─▶ event source ─▶ worker handler
  *   HTTP gateway (API Gateway v2 events, authorizer first) ─▶ API handler ─▶ DynamoDB (dynalite)
  *
@@ -76,7 +74,7 @@ export interface Endpoints {
 
 export interface LocalCloud {
   endpoints: Endpoints;
-  s3Gateway: S3Gateway;
+  s3Gateway: LocalS3;
   eventSource: EventSource;
   /** Deliver an ObjectCreated notification for a key again (tests: duplicate events). */
   notifyUpload(key: string): Promise<void>;
@@ -97,11 +95,6 @@ function closeServer(server: Server): Promise<void> {
   });
 }
 
-function corsXml(origins: string[]): string {
-  const rules = origins.map((o) => `<AllowedOrigin>${o}</AllowedOrigin>`).join('');
-  return `<CORSConfiguration><CORSRule>${rules}<AllowedMethod>PUT</AllowedMethod><AllowedMethod>GET</AllowedMethod><AllowedMethod>HEAD</AllowedMethod><AllowedHeader>*</AllowedHeader><ExposeHeader>ETag</ExposeHeader><MaxAgeSeconds>${CORS_POLICY.maxAgeSeconds}</MaxAgeSeconds></CORSRule></CORSConfiguration>`;
-}
-
 export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCloud> {
   const host = options.host ?? '127.0.0.1';
   const stateDir = resolve(options.stateDir ?? '.local');
@@ -119,18 +112,16 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   };
 
   try {
-    // S3: s3rver behind the verifying gateway.
-    const s3rver = new S3rver({
-      address: host,
-      port: 0,
-      silent: true,
+    // S3: the project's own server, with the bucket and its CORS as the AWS stack makes them.
+    const s3Gateway = await startLocalS3({
       directory: join(stateDir, 's3'),
-      vhostBuckets: false,
-      configureBuckets: [{ name: bucket, configs: [corsXml(allowedOrigins)] }],
+      host,
+      port: 0,
+      region,
+      credentials: [credentials],
+      buckets: [bucket],
+      allowedOrigins,
     });
-    const s3rverAddress = (await s3rver.run()) as AddressInfo;
-    stops.push(() => s3rver.close());
-    const s3Gateway = await startS3Gateway({ host, port: 0, upstream: `http://${host}:${s3rverAddress.port}`, region, credentials });
     stops.push(() => s3Gateway.close());
 
     // DynamoDB: dynalite, persisted with LevelDB.
@@ -171,7 +162,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     const sqs = new SQSClient({ ...clientConfig, endpoint: endpoints.sqs });
     stops.push(async () => [s3, dynamo, sqs].forEach((c) => c.destroy()));
 
-    // Resources, with the names and settings the AWS stack uses (the bucket and its CORS: configureBuckets above).
+    // Resources, with the names and settings the AWS stack uses (the bucket and its CORS: startLocalS3 above).
     await ensureTable(dynamo, table);
     const { QueueUrl: dlqUrl } = await sqs.send(
       new CreateQueueCommand({ QueueName: dlq, Attributes: { MessageRetentionPeriod: String(14 * 86_400) } }),
@@ -227,19 +218,8 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     stops.push(() => deadLetterSource.stop());
 
     const bridge = createNotificationBridge({ sqs, queueUrl: queueUrl!, prefix: 'uploads/', region, onSent: () => eventSource.wake() });
-    s3rver.on('event', (event: { Records: { eventName: string; s3: { bucket: { name: string }; object: { key: string; size?: number; eTag?: string } } }[] }) => {
-      for (const record of event.Records) {
-        bridge
-          .notify({
-            bucket: record.s3.bucket.name,
-            key: record.s3.object.key,
-            size: record.s3.object.size ?? 0,
-            eTag: record.s3.object.eTag,
-            eventName: record.eventName,
-          })
-          .catch((error) => console.error('local notification bridge:', error));
-      }
-    });
+    // Awaited by the S3 server before it answers: an upload answered 200 has been notified.
+    s3Gateway.onObjectCreated((event) => bridge.notify(event));
 
     const notifyUpload = async (key: string) => {
       const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));

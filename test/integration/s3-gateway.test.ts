@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import http from 'node:http';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -18,34 +17,14 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startS3Gateway, type S3Gateway } from '../../scripts/local-cloud/s3-gateway.ts';
-
-// s3rver ships no type declarations; this is the part of it the test uses.
-interface S3rverInstance {
-  run(): Promise<{ address: string; port: number }>;
-  close(): Promise<void>;
-}
-type S3rverConstructor = new (options: {
-  address: string;
-  port: number;
-  silent: boolean;
-  directory: string;
-  configureBuckets: Array<{ name: string; configs?: string[] }>;
-}) => S3rverInstance;
-const S3rver = createRequire(import.meta.url)('s3rver') as S3rverConstructor;
+import { type LocalS3, startLocalS3 } from '../../scripts/local-cloud/s3/server.ts';
 
 const BUCKET = 'uploads-test';
 const REGION = 'us-east-1';
 const CREDENTIALS = { accessKeyId: 'local-gateway-key', secretAccessKey: 'local-gateway-secret' };
-const CORS_XML =
-  '<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>PUT</AllowedMethod>' +
-  '<AllowedMethod>GET</AllowedMethod><AllowedHeader>*</AllowedHeader></CORSRule></CORSConfiguration>';
-
-let s3rver: S3rverInstance;
-let gateway: S3Gateway;
+let gateway: LocalS3;
 let s3: S3Client;
 let workDir: string;
-let spoolDir: string;
 
 function client(extra: Partial<S3ClientConfig> = {}): S3Client {
   return new S3Client({
@@ -109,29 +88,13 @@ async function readObject(key: string): Promise<Buffer> {
 
 beforeAll(async () => {
   workDir = await mkdtemp(path.join(os.tmpdir(), 's3-gateway-test-'));
-  spoolDir = path.join(workDir, 'spool');
-  await mkdir(spoolDir);
-  s3rver = new S3rver({
-    address: '127.0.0.1',
-    port: 0,
-    silent: true,
-    directory: path.join(workDir, 's3rver'),
-    configureBuckets: [{ name: BUCKET, configs: [CORS_XML] }],
-  });
-  const { port } = await s3rver.run();
-  gateway = await startS3Gateway({
-    upstream: `http://127.0.0.1:${port}`,
-    region: REGION,
-    credentials: CREDENTIALS,
-    spoolDirectory: spoolDir,
-  });
+  gateway = await startLocalS3({ directory: workDir, region: REGION, credentials: [CREDENTIALS], buckets: [BUCKET] });
   s3 = client();
 });
 
 afterAll(async () => {
   s3?.destroy();
   await gateway?.close();
-  await s3rver?.close();
   await rm(workDir, { recursive: true, force: true });
 });
 
@@ -218,14 +181,15 @@ describe('presigned PUT', () => {
       const req = http.request(url, { method: 'PUT', headers: { 'content-type': 'image/png', 'content-length': String(1024 * 1024) } });
       const failed = new Promise<void>((resolve) => req.on('error', () => resolve()));
       req.write(randomBytes(256 * 1024));
-      await sleep(150); // long enough for a streaming proxy to have passed these bytes on
+      await sleep(150); // long enough for a streaming store to have written these bytes
       req.destroy();
       await failed;
     }
     await sleep(150);
     expect(await objectExists(fresh)).toBe(false);
     expect(await readObject(key)).toEqual(previous);
-    await expect.poll(() => readdir(spoolDir)).toEqual([]);
+    // The aborted bodies' temporary files are gone: nothing half-written is left to find.
+    await expect.poll(() => readdir(path.join(workDir, 'tmp'))).toEqual([]);
   });
 });
 
@@ -246,7 +210,7 @@ describe('presigned GET', () => {
 });
 
 describe('unsigned requests', () => {
-  it('are refused with AccessDenied and reach nothing upstream', async () => {
+  it('are refused with AccessDenied and touch nothing', async () => {
     await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'private/secret.txt', Body: 'secret' }));
     const get = await fetch(`${gateway.url}/${BUCKET}/private/secret.txt`);
     expect(get.status).toBe(403);
@@ -268,7 +232,7 @@ describe('unsigned requests', () => {
 });
 
 describe('SDK clients (header auth)', () => {
-  it('put, head, get, list and delete through the gateway', async () => {
+  it('put, head, get, list and delete', async () => {
     const key = 'sdk/object one.bin';
     const body = randomBytes(10_000);
     await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body, ContentType: 'application/octet-stream' }));

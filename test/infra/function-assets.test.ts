@@ -164,7 +164,7 @@ function workerEnvironment(t: TestCloud): Record<string, string> {
     BUCKET_NAME: t.cloud.endpoints.bucket,
     GEMINI_API_KEY_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:unused-AbCdEf',
     MODELS_DIR: join(assets.worker.dir, 'models'),
-    POWERTOOLS_LOG_LEVEL: 'ERROR',
+    POWERTOOLS_LOG_LEVEL: 'WARN',
     // The demo model is light enough to run inline under `auto`; `on` runs it in the pool's thread,
     // so the second bundled file (inference-thread.mjs) is what is tested to load and infer.
     INFERENCE_POOL: 'on',

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobFailure } from '#shared/errors.ts';
 import { inferOnnx, type OnnxRequest } from '#shared/inference/onnx/infer.ts';
 import { ManifestSchema } from '#shared/inference/onnx/manifest.ts';
-import { InferencePool } from '#shared/inference/pool/pool.ts';
+import { InferencePool, threadExecArgv } from '#shared/inference/pool/pool.ts';
 import { constantOutputsGraph, yoloOutput } from '../../scripts/models/detectors.ts';
 
 /**
@@ -121,5 +121,15 @@ describe('the inference pool', () => {
     await pool.infer({ ...colors, bytes });
     // Transferred to the thread: this side's view is detached.
     expect(bytes.byteLength).toBe(0);
+  });
+});
+
+describe('threadExecArgv', () => {
+  it('keeps the parent’s Node options but not those about its own entry (a `node --input-type=module -e` parent)', () => {
+    expect(threadExecArgv(['--enable-source-maps', '--input-type=module', '-e', 'code()', '--max-old-space-size=512'])).toEqual([
+      '--enable-source-maps',
+      '--max-old-space-size=512',
+    ]);
+    expect(threadExecArgv(['--import', 'file:///loader.mjs', '--eval=x', '--print', 'y'])).toEqual(['--import', 'file:///loader.mjs']);
   });
 });

@@ -145,11 +145,32 @@ function ownedBytes(bytes: Uint8Array): Uint8Array {
  */
 function startThread(): Worker {
   const here = import.meta.url;
-  if (!here.endsWith('.ts')) return new Worker(new URL(`./${THREAD_BUNDLE}`, here));
+  const execArgv = threadExecArgv(process.execArgv);
+  if (!here.endsWith('.ts')) return new Worker(new URL(`./${THREAD_BUNDLE}`, here), { execArgv });
   const tsx = tsxLoaderApi(here);
   const source = new URL('./thread.ts', here).href;
   const bootstrap = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(source)}); });`;
-  return new Worker(bootstrap, { eval: true });
+  return new Worker(bootstrap, { eval: true, execArgv });
+}
+
+/**
+ * The parent's Node options, less those about its own entry: a thread inherits them, and a
+ * process started as `node --input-type=module -e …` would otherwise refuse to load the thread's
+ * file (ERR_INPUT_TYPE_NOT_ALLOWED).
+ */
+export function threadExecArgv(parent: readonly string[]): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < parent.length; i++) {
+    const option = parent[i]!;
+    if (option.startsWith('--input-type')) continue;
+    if (['-e', '--eval', '-p', '--print'].includes(option)) {
+      i++; // and its code
+      continue;
+    }
+    if (/^--(eval|print)=/.test(option)) continue;
+    kept.push(option);
+  }
+  return kept;
 }
 
 /**

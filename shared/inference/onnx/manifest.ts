@@ -14,15 +14,19 @@ import * as embedding from '../tasks/embedding/settings.ts';
  * Only schemas are imported here (zod, no sharp or onnxruntime): the API function reads manifests.
  */
 
-/** The fields every manifest has, whatever its task. */
-const common = {
+/** The fields every manifest has, whatever its task (an OCR manifest names several files, so `file` is apart). */
+const described = {
   description: z.string().min(1),
-  /** The .onnx file, relative to the manifest. */
-  file: z.string().regex(/^[\w.-]+\.onnx$/, 'a file name ending in .onnx, beside the manifest'),
   /** The weights' licence (an SPDX id or a sentence). */
   license: z.string().min(1).optional(),
   /** Who made the weights, when their licence asks to be credited. */
   attribution: z.string().min(1).optional(),
+};
+
+/** A single-graph model's fields: the common ones and its .onnx file, relative to the manifest. */
+const common = {
+  ...described,
+  file: z.string().regex(/^[\w.-]+\.onnx$/, 'a file name ending in .onnx, beside the manifest'),
 };
 
 /**

@@ -76,6 +76,15 @@ const EnvSchema = z.object({
   DEFAULT_MODEL: z.string().min(1).default('onnx/colors'),
   /** Threads onnxruntime may use per session (0 = its default, one per core). */
   ONNX_INTRA_OP_THREADS: int(0, 64).default(0),
+  /**
+   * Where ONNX inference (decode, preprocess, session.run, postprocess) runs: `on` in a pool of
+   * worker threads, so it leaves the process's JS thread free for I/O (S3, DynamoDB, and locally
+   * the API and emulators); `off` on that JS thread; `auto` in the pool for models heavy enough
+   * to pay for the hand-over, measured by `npm run bench -- pool` (shared/inference/pool/choice.ts).
+   */
+  INFERENCE_POOL: z.enum(['auto', 'on', 'off']).default('auto'),
+  /** Pool threads (0 = one per core, os.availableParallelism()). */
+  INFERENCE_POOL_THREADS: int(0, 64).default(0),
   /** Gemini API key (local use). Gemini presets are available iff this or GEMINI_API_KEY_SECRET_ARN is set. Never logged. */
   GEMINI_API_KEY: z.string().trim().min(1).optional(),
   /** On AWS: the Secrets Manager secret holding the Gemini API key, read by the worker once per cold start. */

@@ -1,5 +1,6 @@
 import type { BundlingOptions, ICommandHooks } from 'aws-cdk-lib/aws-lambda-nodejs';
-import type { Architecture } from './pipeline-function.ts';
+import { THREAD_BUNDLE, THREAD_SOURCE } from '../../shared/inference/pool/entry.ts';
+import { ESM_REQUIRE_BANNER, type Architecture } from './pipeline-function.ts';
 
 /**
  * How functions are packaged beyond the shared esbuild defaults. Bundling always runs locally
@@ -63,10 +64,26 @@ export function workerBundling(architecture: Architecture): BundlingOptions {
           `find ${ortBin} -mindepth 3 -maxdepth 3 ! -name ${cpu} -exec rm -rf {} +`,
           `rm -rf ${out}/.npmrc ${out}/package-lock.json ${out}/node_modules/.bin`,
           `cp -R ${sh(`${inputDir}/models`)} ${out}/models`,
+          threadBundleCommand(inputDir, outputDir),
         ];
       },
     },
   };
+}
+
+/**
+ * The inference pool's thread starts from a file of its own (shared/inference/pool/entry.ts), so
+ * the worker package carries a second bundle beside index.mjs, built as index.mjs is: ESM, the
+ * same `require` banner, the native modules left to node_modules.
+ */
+function threadBundleCommand(inputDir: string, outputDir: string): string {
+  const externals = WORKER_NATIVE_MODULES.map((m) => `--external:${m}`).join(' ');
+  return [
+    `cd ${sh(inputDir)} &&`,
+    `node_modules/.bin/esbuild ${sh(THREAD_SOURCE)} --bundle --platform=node --format=esm --target=node24`,
+    `--main-fields=module,main --minify --sourcemap ${externals}`,
+    `--banner:js=${sh(ESM_REQUIRE_BANNER)} --outfile=${sh(`${outputDir}/${THREAD_BUNDLE}`)}`,
+  ].join(' ');
 }
 
 /**

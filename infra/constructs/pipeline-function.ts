@@ -19,7 +19,7 @@ export const FUNCTION_RUNTIME = lambda.Runtime.NODEJS_24_X;
  * esbuild emits ESM (`index.mjs`): the shared code uses `import.meta.url`, which a CommonJS bundle
  * would leave undefined. Bundled CommonJS dependencies still call `require`, so give them one.
  */
-const ESM_REQUIRE_BANNER =
+export const ESM_REQUIRE_BANNER =
   "import { createRequire as __pipelineCreateRequire } from 'node:module'; const require = __pipelineCreateRequire(import.meta.url);";
 
 export type Architecture = 'arm64' | 'x86_64';

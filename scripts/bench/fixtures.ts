@@ -2,7 +2,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
-import { type ModelManifest, ManifestSchema } from '#shared/inference/onnx/manifest.ts';
+import { type ClassificationManifest, ManifestSchema } from '#shared/inference/onnx/manifest.ts';
 import { buildResNet18, writeModel } from '../models/random-nets.ts';
 import { seededRandom } from '../lib/seeded-random.ts';
 
@@ -22,7 +22,7 @@ export interface BenchModel {
   name: string;
   /** Short label for the report. */
   label: string;
-  manifest: ModelManifest;
+  manifest: ClassificationManifest;
   modelPath: string;
 }
 
@@ -34,6 +34,7 @@ export interface Workspace {
 
 function loadModel(modelsDir: string, file: string, label: string): BenchModel {
   const manifest = ManifestSchema.parse(JSON.parse(readFileSync(join(modelsDir, `${file}.json`), 'utf8')));
+  if (manifest.task !== 'classification') throw new Error(`${file} is a ${manifest.task} model; the benches run classifiers`);
   return { name: `onnx/${file}`, label, manifest, modelPath: join(modelsDir, manifest.file) };
 }
 

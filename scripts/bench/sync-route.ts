@@ -1,9 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { getConfig } from '#shared/config.ts';
 import { findModel } from '#shared/inference/catalog.ts';
-import { classify } from '#shared/inference/tasks/classification/classify.ts';
-import { inspectImage } from '#shared/inference/image.ts';
+import { runModel } from '#shared/inference/runners.ts';
+import { logger } from '#shared/logger.ts';
 import type { BenchImage, BenchModel } from './fixtures.ts';
 import { type Summary, summarize } from './stats.ts';
 import { readBodyWithin } from '../lib/http.ts';
@@ -39,8 +38,8 @@ export async function startSyncRoute(): Promise<SyncRoute> {
       const entry = findModel(model);
       if (!entry?.available || entry.runtime !== 'onnx') return reply(422, { error: { code: 'unknown_model', message: model } });
       const bytes = Buffer.from(image, 'base64');
-      const info = await inspectImage(bytes, getConfig().MAX_INPUT_PIXELS);
-      reply(200, { result: await classify(entry, bytes, info, {}) });
+      const deadline = Date.now() + 30_000;
+      reply(200, { result: await runModel(entry, { jobId: 'sync-route', bytes, params: {}, deadline, log: logger }) });
     })().catch((error: unknown) => reply(500, { error: { code: 'internal', message: String(error) } }));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

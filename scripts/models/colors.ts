@@ -1,4 +1,4 @@
-import type { ModelManifest } from '#shared/inference/onnx/manifest.ts';
+import type { ClassificationManifest } from '#shared/inference/onnx/manifest.ts';
 import {
   D65_WHITE,
   F_TO_LAB,
@@ -202,7 +202,7 @@ export function buildColorsModel(): BuiltModel {
     .node('ReduceMean', ['name_votes'], ['colors'], { axes: [0], keepdims: 1 })
     .toBytes();
 
-  const manifest: ModelManifest = {
+  const manifest: ClassificationManifest = {
     task: 'classification',
     description:
       `Dominant colours of a photo: the share of its pixels nearest each of ${k} named colours, compared in CIELAB. ` +

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 // default export, so a named import would be undefined at run time.
 import onnxProto from 'onnx-proto';
 import type { onnx as Onnx } from 'onnx-proto';
-import type { ModelManifest } from '#shared/inference/onnx/manifest.ts';
+import type { ClassificationManifest } from '#shared/inference/onnx/manifest.ts';
 
 /**
  * A small typed builder for ONNX graphs, so the project's models are made from code rather than
@@ -210,7 +210,7 @@ function littleEndianBytes(data: TensorData): Uint8Array {
 /** A model made by one of our builders: the graph and the manifest that says how to feed and read it. */
 export interface BuiltModel {
   onnx: Uint8Array;
-  manifest: ModelManifest;
+  manifest: ClassificationManifest;
 }
 
 /**
@@ -225,7 +225,7 @@ export async function writeModel(
 ): Promise<{ onnxPath: string; manifestPath: string }> {
   const onnxPath = join(dir, `${name}.onnx`);
   const manifestPath = join(dir, `${name}.json`);
-  const manifest: ModelManifest = { ...model.manifest, file: `${name}.onnx` };
+  const manifest: ClassificationManifest = { ...model.manifest, file: `${name}.onnx` };
   await mkdir(dir, { recursive: true });
   await writeFile(onnxPath, model.onnx);
   await writeFile(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);

@@ -1,4 +1,4 @@
-import type { ModelManifest } from '#shared/inference/onnx/manifest.ts';
+import type { ClassificationManifest } from '#shared/inference/onnx/manifest.ts';
 import { GraphBuilder, type BuiltModel } from './onnx-writer.ts';
 import { seededRandom } from '../lib/seeded-random.ts';
 
@@ -162,7 +162,7 @@ function randomNetDescription(architecture: string, seed: number): string {
   );
 }
 
-function randomNetManifest(file: string, description: string, labels: string[]): ModelManifest {
+function randomNetManifest(file: string, description: string, labels: string[]): ClassificationManifest {
   return {
     task: 'classification',
     description,

@@ -7,8 +7,7 @@ import { z } from 'zod';
 import { getConfig } from '../config.ts';
 import { issuesLine } from '../validation.ts';
 import { geminiEntries } from './gemini/entries.ts';
-import { type ModelManifest, ManifestSchema } from './onnx/manifest.ts';
-import { CLASSIFICATION_PARAMS_DOC, ClassificationParams } from './tasks/classification/params.ts';
+import { type ModelManifest, ManifestSchema, ONNX_TASK_NAMES, ONNX_TASKS, type OnnxTask } from './onnx/manifest.ts';
 import type { BrokenEntry, CatalogEntry, OnnxEntry } from './types.ts';
 
 /**
@@ -17,22 +16,33 @@ import type { BrokenEntry, CatalogEntry, OnnxEntry } from './types.ts';
  * worker turns an entry into a runner (runners.ts).
  */
 
-const onnxBase = (name: string) => ({
+/** What the catalogue takes from the task: the params a job may give, and their doc. */
+const onnxBase = (name: string, task: OnnxTask) => ({
   name,
   runtime: 'onnx' as const,
-  task: 'classification' as const,
-  params: ClassificationParams as z.ZodType<Record<string, unknown>>,
-  paramsDoc: CLASSIFICATION_PARAMS_DOC,
+  task,
+  params: ONNX_TASKS[task].params as z.ZodType<Record<string, unknown>>,
+  paramsDoc: ONNX_TASKS[task].paramsDoc,
 });
+
+/** The task a manifest claims, even when the rest of it is invalid; classification when it names none we serve. */
+function claimedTask(text: string): OnnxTask {
+  try {
+    const task = (JSON.parse(text) as { task?: unknown }).task;
+    return ONNX_TASK_NAMES.find((t) => t === task) ?? 'classification';
+  } catch {
+    return 'classification';
+  }
+}
 
 /** A manifest's text as a catalogue entry; a bad one is listed as unavailable with why. */
 function onnxEntry(source: string, name: string, text: string, locate: (manifest: ModelManifest) => Partial<OnnxEntry>): OnnxEntry | BrokenEntry {
   try {
     const manifest = ManifestSchema.parse(JSON.parse(text));
-    return { ...onnxBase(name), description: manifest.description, manifest, ...locate(manifest), available: true };
+    return { ...onnxBase(name, manifest.task), description: manifest.description, manifest, ...locate(manifest), available: true };
   } catch (error) {
     const reason = error instanceof z.ZodError ? issuesLine(error, Infinity) : (error as Error).message;
-    return { ...onnxBase(name), description: 'invalid manifest', available: false, unavailableReason: `${source}: ${reason}` };
+    return { ...onnxBase(name, claimedTask(text)), description: 'invalid manifest', available: false, unavailableReason: `${source}: ${reason}` };
   }
 }
 

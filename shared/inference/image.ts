@@ -1,7 +1,7 @@
 import sharp, { type FitEnum, type Metadata } from 'sharp';
 import { JobFailure } from '../errors.ts';
 import { detectImageFormat, type ImageFormat } from './formats.ts';
-import type { ModelManifest } from './onnx/manifest.ts';
+import type { FittedInput } from './tasks/classification/settings.ts';
 
 /**
  * From uploaded bytes to a model's input tensor: check what the bytes really are, decode once with
@@ -20,7 +20,7 @@ export interface Tensor {
   dims: [number, number, number, number];
 }
 
-type InputSpec = ModelManifest['input'];
+type InputSpec = FittedInput;
 
 // libvips caches decoded images by default; a worker sees each image once, so the cache only costs memory.
 sharp.cache(false);

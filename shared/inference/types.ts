@@ -2,8 +2,10 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { z } from 'zod';
 import type { AnalysisResult } from './gemini/result.ts';
 import type { GeminiPreset } from './gemini/preset.ts';
-import type { ModelManifest } from './onnx/manifest.ts';
+import type { ModelManifest, OnnxTask } from './onnx/manifest.ts';
 import type { ClassificationResult } from './tasks/classification/result.ts';
+import type { DetectionResult } from './tasks/detection/index.ts';
+import type { EmbeddingResult } from './tasks/embedding/index.ts';
 
 /**
  * The types inference shares: what a catalogue entry is, what a run is given and what it returns.
@@ -13,8 +15,8 @@ import type { ClassificationResult } from './tasks/classification/result.ts';
 
 /** What runs a model. */
 export type Runtime = 'onnx' | 'gemini';
-/** What a model does, and so the shape of its result. */
-export type Task = 'classification' | 'analysis';
+/** What a model does, and so the shape of its result: an ONNX manifest's task, or Gemini's analysis. */
+export type Task = OnnxTask | 'analysis';
 
 interface EntryBase {
   name: string;
@@ -57,6 +59,9 @@ export interface BrokenEntry extends EntryBase {
 export type CatalogEntry = OnnxEntry | GeminiEntry | BrokenEntry;
 
 export interface InferenceInput {
+  /** The job the result is for: names any object stored beside it (a large embedding's vector). */
+  jobId: string;
+  /** Handed over: an ONNX run may transfer its memory to a pool thread, leaving it empty here. */
   bytes: Buffer;
   params: Record<string, unknown>;
   /** Epoch ms by which the work must be done. */
@@ -65,4 +70,4 @@ export interface InferenceInput {
 }
 
 /** What a job's result is, by task. */
-export type InferenceResult = ClassificationResult | AnalysisResult;
+export type InferenceResult = ClassificationResult | DetectionResult | EmbeddingResult | AnalysisResult;

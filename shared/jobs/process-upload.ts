@@ -89,7 +89,7 @@ async function runJob(job: Job, upload: Promise<Buffer>, deadline: number, log: 
   if (bytes.length !== job.contentLength) {
     throw JobFailure.permanent('upload_mismatch', `the upload is ${bytes.length} bytes; the job declared ${job.contentLength}`);
   }
-  return runModel(entry, { bytes, params: job.params ?? {}, deadline, log });
+  return runModel(entry, { jobId: job.jobId, bytes, params: job.params ?? {}, deadline, log });
 }
 
 /** Fails with a transient `timeout` if the work outlives the invocation's deadline. */

@@ -6,6 +6,7 @@ import { JOB_ID_PATTERN } from '../storage/keys.ts';
 import type { UploadInstructions as PresignedUpload } from '../storage/presign.ts';
 import { JOB_STATUSES, type JobError as StoredJobError } from './model.ts';
 import { WEBHOOK_EVENTS } from '../webhooks/events.ts';
+import type { StoredEmbeddingResult } from '../inference/tasks/embedding/index.ts';
 
 /**
  * What the API answers, as zod schemas: the TypeScript types of the replies (JobView, BatchView…)
@@ -166,7 +167,7 @@ export const CreatedBatch = z
 export type CreatedBatch = z.infer<typeof CreatedBatch>;
 
 const RUNTIMES = ['onnx', 'gemini'] as const satisfies readonly Runtime[];
-const TASKS = ['classification', 'analysis'] as const satisfies readonly Task[];
+const TASKS = ['classification', 'detection', 'embedding', 'analysis'] as const satisfies readonly Task[];
 
 export const ModelInfo = z.object({
   name: z.string().describe('what `model` names in POST /v1/jobs: onnx/<name> or gemini/<preset>'),
@@ -215,6 +216,7 @@ const mirrors: [
   Same<z.infer<typeof UploadInstructions>, PresignedUpload>,
   Same<(typeof RUNTIMES)[number], Runtime>,
   Same<(typeof TASKS)[number], Task>,
-  InferenceResult extends JobResult ? true : false,
+  // A stored embedding (vectorKey) is shown as its vectorUrl (views.ts).
+  Exclude<InferenceResult, StoredEmbeddingResult> extends JobResult ? true : false,
 ] = [true, true, true, true, true];
 void mirrors;

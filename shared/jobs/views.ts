@@ -1,4 +1,4 @@
-import { createResultUrl } from '../storage/presign.ts';
+import { createResultObjectUrl, createResultUrl } from '../storage/presign.ts';
 import { IDLE_DELIVERY } from '../webhooks/events.ts';
 import type { Job } from './model.ts';
 import type { JobResult, JobView } from './responses.ts';
@@ -42,11 +42,21 @@ export async function viewOf(job: Job): Promise<JobView> {
     ...(job.params ? { params: job.params } : {}),
     ...(job.metadata ? { metadata: job.metadata } : {}),
     // Stored by the worker from an InferenceResult, which responses.ts checks JobResult describes.
-    ...(job.result !== undefined ? { result: job.result as JobResult } : {}),
+    ...(job.result !== undefined ? { result: (await resultView(job.result)) as JobResult } : {}),
     ...(job.resultKey ? { resultUrl: await createResultUrl(job.jobId) } : {}),
     ...(job.error ? { error: job.error } : {}),
     ...(job.batchId ? { batchId: job.batchId } : {}),
     ...(job.webhook ? { webhook: webhookView(job) } : {}),
     links: { self: jobPath(job.jobId) },
   };
+}
+
+/**
+ * A recorded result as its owner sees it: an object stored beside it (a large embedding's
+ * `vectorKey`) becomes a presigned `vectorUrl`, as a stored result becomes `resultUrl`.
+ */
+async function resultView(result: unknown): Promise<unknown> {
+  if (typeof result !== 'object' || result === null || !('vectorKey' in result) || typeof result.vectorKey !== 'string') return result;
+  const { vectorKey, ...rest } = result;
+  return { ...rest, vectorUrl: await createResultObjectUrl(vectorKey) };
 }

@@ -1,4 +1,7 @@
-/** Object keys, in one place: uploads/<jobId> (written by clients), results/<jobId>.json (large results). */
+/**
+ * Object keys, in one place: uploads/<jobId> (written by clients), results/<jobId>.json (large
+ * results), results/<jobId>.vector.json (embeddings too large to keep in the result).
+ */
 
 export const UPLOAD_PREFIX = 'uploads/';
 export const RESULT_PREFIX = 'results/';
@@ -12,6 +15,10 @@ export function uploadKey(jobId: string): string {
 
 export function resultKey(jobId: string): string {
   return `${RESULT_PREFIX}${jobId}.json`;
+}
+
+export function vectorKey(jobId: string): string {
+  return `${RESULT_PREFIX}${jobId}.vector.json`;
 }
 
 /** The job an uploaded object belongs to, or undefined for a key this service did not hand out. */

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { s3Client } from '../aws.ts';
 import { getConfig } from '../config.ts';
 import { JobFailure } from '../errors.ts';
-import { resultKey, uploadKey } from './keys.ts';
+import { resultKey, uploadKey, vectorKey } from './keys.ts';
 
 function isMissing(error: unknown): boolean {
   return error instanceof NoSuchKey || error instanceof NotFound || (error as Error)?.name === 'NotFound' || (error as Error)?.name === 'NoSuchKey';
@@ -51,10 +51,18 @@ export async function readUpload(jobId: string, maxBytes: number): Promise<Buffe
   return Buffer.concat(chunks, size);
 }
 
-export async function putResult(jobId: string, body: string): Promise<string> {
-  const key = resultKey(jobId);
+async function putJson(key: string, body: string): Promise<string> {
   await s3Client().send(
     new PutObjectCommand({ Bucket: getConfig().BUCKET_NAME, Key: key, Body: body, ContentType: 'application/json' }),
   );
   return key;
+}
+
+export function putResult(jobId: string, body: string): Promise<string> {
+  return putJson(resultKey(jobId), body);
+}
+
+/** An embedding too large for its result, as a JSON array of numbers. */
+export function putVector(jobId: string, vector: readonly number[]): Promise<string> {
+  return putJson(vectorKey(jobId), JSON.stringify(vector));
 }

@@ -2,7 +2,7 @@ import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { s3Client } from '../aws.ts';
 import { getConfig } from '../config.ts';
-import { resultKey, uploadKey } from './keys.ts';
+import { RESULT_PREFIX, resultKey, uploadKey } from './keys.ts';
 
 export interface UploadInstructions {
   url: string;
@@ -45,8 +45,14 @@ export async function createUploadUrl(
 
 /** A time-limited GET URL for a result stored in S3. */
 export function createResultUrl(jobId: string): Promise<string> {
+  return createResultObjectUrl(resultKey(jobId));
+}
+
+/** A time-limited GET URL for an object the worker stored beside a result (under results/ only). */
+export function createResultObjectUrl(key: string): Promise<string> {
+  if (!key.startsWith(RESULT_PREFIX)) throw new Error(`${key} is not a result object`);
   const config = getConfig();
-  return getSignedUrl(s3Client(), new GetObjectCommand({ Bucket: config.BUCKET_NAME, Key: resultKey(jobId) }), {
+  return getSignedUrl(s3Client(), new GetObjectCommand({ Bucket: config.BUCKET_NAME, Key: key }), {
     expiresIn: config.RESULT_URL_TTL_SECONDS,
   });
 }

@@ -69,6 +69,7 @@ describe('function packages', () => {
     const img = readdirSync(join(modules, '@img')).filter((name) => name.startsWith('sharp-'));
     expect(img.sort()).toEqual(['sharp-libvips-linux-x64', 'sharp-linux-x64']);
     expect(readdirSync(join(assets.worker.dir, 'models')).sort()).toEqual(['colors.json', 'colors.onnx']);
+    expect(readdirSync(assets.worker.dir)).toContain('inference-thread.mjs');
     expect(readdirSync(assets.worker.dir)).not.toContain('.npmrc');
     expect(readdirSync(assets.worker.dir)).not.toContain('package-lock.json');
     expect(readdirSync(modules)).not.toContain('.bin');
@@ -163,7 +164,10 @@ function workerEnvironment(t: TestCloud): Record<string, string> {
     BUCKET_NAME: t.cloud.endpoints.bucket,
     GEMINI_API_KEY_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:unused-AbCdEf',
     MODELS_DIR: join(assets.worker.dir, 'models'),
-    POWERTOOLS_LOG_LEVEL: 'ERROR',
+    POWERTOOLS_LOG_LEVEL: 'WARN',
+    // The demo model is light enough to run inline under `auto`; `on` runs it in the pool's thread,
+    // so the second bundled file (inference-thread.mjs) is what is tested to load and infer.
+    INFERENCE_POOL: 'on',
     AWS_REGION: region,
     AWS_ACCESS_KEY_ID: credentials.accessKeyId,
     AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,

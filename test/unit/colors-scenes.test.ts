@@ -1,10 +1,9 @@
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { beforeAll, describe, expect, it, vi } from 'vitest';
-import type { OnnxEntry } from '#shared/inference/types.ts';
+import { describe, expect, it } from 'vitest';
+import { inferOnnx } from '#shared/inference/onnx/infer.ts';
 import { ManifestSchema } from '#shared/inference/onnx/manifest.ts';
-import { classify } from '#shared/inference/tasks/classification/classify.ts';
-import { inspectImage } from '#shared/inference/image.ts';
+import type { ClassificationResult } from '#shared/inference/tasks/classification/result.ts';
 import { seededRandom } from '../../scripts/lib/seeded-random.ts';
 import manifestJson from '../../models/colors.json' with { type: 'json' };
 
@@ -86,29 +85,21 @@ const SCENES = [
 ] as const;
 
 describe('the colours model on rendered scenes', () => {
-  const entry: OnnxEntry = {
-    name: 'onnx/colors',
-    runtime: 'onnx',
-    task: 'classification',
-    description: manifestJson.description,
-    params: ManifestSchema,
-    paramsDoc: {},
+  const colors = {
+    model: 'onnx/colors',
     manifest: ManifestSchema.parse(manifestJson),
     modelPath: fileURLToPath(new URL('../../models/colors.onnx', import.meta.url)),
-    available: true,
+    maxPixels: MAX_PIXELS,
+    intraOpThreads: 0,
   };
-
-  beforeAll(() => {
-    // classify reads the worker's config (thread count, pixel limit); these two are required but unused here.
-    vi.stubEnv('TABLE_NAME', 'unused');
-    vi.stubEnv('BUCKET_NAME', 'unused');
-  });
+  const classify = async (bytes: Buffer, topK: number) =>
+    (await inferOnnx({ ...colors, bytes, params: { topK } })) as ClassificationResult;
 
   it.each(SCENES.map((s, i) => [s.name, s.expected, s.paint, i] as const))(
     'names %s %s first',
     async (_name, expected, paint, seed) => {
       const bytes = await render(paint, seed + 1);
-      const result = await classify(entry, bytes, await inspectImage(bytes, MAX_PIXELS), { topK: 3 });
+      const result = await classify(bytes, 3);
       expect(result.labels[0]!.label).toBe(expected);
       expect(result.labels[0]!.score).toBeGreaterThan(0.5);
     },
@@ -116,7 +107,7 @@ describe('the colours model on rendered scenes', () => {
 
   it('still sees the ladybird on the meadow', async () => {
     const bytes = await render(meadow, 1);
-    const result = await classify(entry, bytes, await inspectImage(bytes, MAX_PIXELS), { topK: 12 });
+    const result = await classify(bytes, 12);
     const red = result.labels.find((l) => l.label === 'red')!;
     // The blob is π·14² ≈ 616 of 76800 pixels, 0.8 %.
     expect(red.score).toBeGreaterThan(0.004);

@@ -42,6 +42,7 @@ describe('ManifestSchema', () => {
     delete manifest.input.mean;
     delete manifest.input.std;
     const parsed = ManifestSchema.parse(manifest);
+    if (parsed.task !== 'classification') throw new Error('parsed as another task');
     expect(parsed.input.resize).toBe('cover');
     expect(parsed.topK).toBe(5);
     expect(parsed.input.mean).toEqual([0, 0, 0]);
@@ -101,8 +102,11 @@ describe('ManifestSchema', () => {
     expect(refusedFields({ ...valid(), threshold: 0.5 })).toContain('threshold');
   });
 
-  it('refuses a task other than classification', () => {
-    expect(refusedFields({ ...valid(), task: 'detection' })).toContain('task');
+  it('refuses a task it does not serve, naming task', () => {
+    expect(refusedFields({ ...valid(), task: 'segmentation' })).toContain('task');
+    const taskless = valid();
+    delete taskless.task;
+    expect(refusedFields(taskless)).toContain('task');
   });
 
   it('refuses a size that is not a positive integer', () => {
@@ -122,6 +126,68 @@ describe('ManifestSchema', () => {
   });
 });
 
+/** A valid YOLO detector manifest (the fields detection adds to the common ones). */
+const detector = (): Record<string, any> => ({
+  task: 'detection',
+  description: 'a test detector',
+  file: 'yolo.onnx',
+  input: { name: 'images', layout: 'NCHW', width: 640, height: 640 },
+  output: { format: 'yolo', name: 'output0', layout: 'per-attribute', objectness: false },
+  labels: ['person', 'bicycle'],
+});
+
+/** A valid embedding manifest. */
+const embedder = (): Record<string, any> => ({
+  task: 'embedding',
+  description: 'a test embedder',
+  file: 'embed.onnx',
+  input: { name: 'pixels', layout: 'NCHW', width: 224, height: 224 },
+  output: { name: 'embedding' },
+});
+
+describe('ManifestSchema, one variant per task', () => {
+  it('passes a detector and an embedder, with their defaults applied', () => {
+    const yolo = ManifestSchema.parse(detector());
+    if (yolo.task !== 'detection') throw new Error('parsed as another task');
+    expect([yolo.minScore, yolo.iouThreshold, yolo.maxObjects]).toEqual([0.25, 0.45, 100]);
+    expect(yolo.input.padColor).toEqual([114, 114, 114]);
+    const embed = ManifestSchema.parse(embedder());
+    if (embed.task !== 'embedding') throw new Error('parsed as another task');
+    expect(embed.output.normalize).toBe(true);
+    expect(embed.input.resize).toBe('cover');
+  });
+
+  it('takes the common licence and attribution fields for every task', () => {
+    for (const manifest of [valid(), detector(), embedder()]) {
+      expect(ManifestSchema.parse({ ...manifest, license: 'Apache-2.0', attribution: 'Test Lab' })).toMatchObject({
+        license: 'Apache-2.0',
+        attribution: 'Test Lab',
+      });
+    }
+  });
+
+  it('requires the common fields for every task, naming them', () => {
+    for (const manifest of [detector(), embedder()]) {
+      delete manifest.description;
+      expect(refusedFields({ ...manifest, file: 'model.pt' })).toEqual(expect.arrayContaining(['description', 'file']));
+    }
+  });
+
+  it('stays strict per task: a field of another task is refused, naming it', () => {
+    expect(refusedFields({ ...detector(), topK: 5 })).toContain('topK');
+    expect(refusedFields({ ...embedder(), labels: ['a'] })).toContain('labels');
+    expect(refusedFields({ ...valid(), minScore: 0.3 })).toContain('minScore');
+  });
+
+  it('checks the settings of the task the manifest names', () => {
+    // A classifier's output read as a detector's: the detector's output variants are what is asked for.
+    expect(refusedFields({ ...valid(), task: 'detection' }).some((f) => f.startsWith('output'))).toBe(true);
+    expect(refusedFields({ ...detector(), output: { ...detector().output, layout: 'rows' } })).toContain('output.layout');
+    expect(refusedFields({ ...detector(), maxObjects: 1000 })).toContain('maxObjects');
+    expect(refusedFields({ ...embedder(), output: { name: 'embedding', normalise: true } })).toContain('normalise');
+  });
+});
+
 describe('loadOnnxEntries', () => {
   let dir: string;
 
@@ -135,12 +201,23 @@ describe('loadOnnxEntries', () => {
     writeFileSync(join(dir, 'model.onnx'), 'only its presence is checked by the catalog');
     writeFileSync(join(dir, 'orphan.json'), JSON.stringify({ ...valid(), file: 'missing.onnx' }));
     writeFileSync(join(dir, 'README.md'), '# not a manifest');
+    writeFileSync(join(dir, 'yolo.json'), JSON.stringify(detector()));
+    writeFileSync(join(dir, 'embed.json'), JSON.stringify(embedder()));
+    writeFileSync(join(dir, 'bad-yolo.json'), JSON.stringify({ ...detector(), iouThreshold: 2 }));
   });
 
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('lists one entry per .json manifest, as onnx/<name>, in name order', () => {
-    expect(loadOnnxEntries(dir).map((e) => e.name)).toEqual(['onnx/broken', 'onnx/garbled', 'onnx/good', 'onnx/orphan']);
+    expect(loadOnnxEntries(dir).map((e) => e.name)).toEqual([
+      'onnx/bad-yolo',
+      'onnx/broken',
+      'onnx/embed',
+      'onnx/garbled',
+      'onnx/good',
+      'onnx/orphan',
+      'onnx/yolo',
+    ]);
   });
 
   it('lists a valid manifest as available, with its model file beside it', () => {
@@ -149,7 +226,7 @@ describe('loadOnnxEntries', () => {
     expect(good.runtime).toBe('onnx');
     expect(good.description).toBe('a test model');
     expect(good.modelPath).toBe(join(dir, 'model.onnx'));
-    expect(good.manifest?.topK).toBe(5);
+    expect(good.manifest?.task === 'classification' && good.manifest.topK).toBe(5);
     expect(good.unavailableReason).toBeUndefined();
   });
 
@@ -181,6 +258,27 @@ describe('loadOnnxEntries', () => {
     expect(good.params.safeParse({ topK: 0 }).success).toBe(false);
     expect(good.params.safeParse({ topK: 101 }).success).toBe(false);
     expect(good.params.safeParse({ temperature: 1 }).success).toBe(false);
+  });
+
+  it('takes each model’s task, params and params doc from its manifest’s task', () => {
+    const entries = loadOnnxEntries(dir);
+    const yolo = entries.find((e) => e.name === 'onnx/yolo')!;
+    expect(yolo.task).toBe('detection');
+    expect(Object.keys(yolo.paramsDoc).sort()).toEqual(['iouThreshold', 'maxObjects', 'minScore']);
+    expect(yolo.params.safeParse({ minScore: 0.5, maxObjects: 10 }).success).toBe(true);
+    expect(yolo.params.safeParse({ topK: 3 }).success).toBe(false);
+    const embed = entries.find((e) => e.name === 'onnx/embed')!;
+    expect(embed.task).toBe('embedding');
+    expect(embed.paramsDoc).toEqual({});
+    expect(embed.params.safeParse({}).success).toBe(true);
+    expect(embed.params.safeParse({ topK: 3 }).success).toBe(false);
+  });
+
+  it('lists a broken manifest under the task it claims, with the field in the reason', () => {
+    const bad = loadOnnxEntries(dir).find((e) => e.name === 'onnx/bad-yolo')!;
+    expect(bad.available).toBe(false);
+    expect(bad.task).toBe('detection');
+    expect(bad.unavailableReason).toContain('iouThreshold');
   });
 
   it('serves the committed models folder with onnx/colors available', () => {

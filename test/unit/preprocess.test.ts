@@ -1,11 +1,11 @@
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { JobFailure } from '#shared/errors.ts';
-import type { ModelManifest } from '#shared/inference/onnx/manifest.ts';
+import type { ClassificationManifest } from '#shared/inference/onnx/manifest.ts';
 import { decodeToRgb, inspectImage, toTensor } from '#shared/inference/image.ts';
 import { seededRandom } from '../../scripts/lib/seeded-random.ts';
 
-type Input = ModelManifest['input'];
+type Input = ClassificationManifest['input'];
 type Rgb = readonly [number, number, number];
 
 const IMAGENET_MEAN: Rgb = [0.485, 0.456, 0.406];

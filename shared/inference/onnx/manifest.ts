@@ -1,46 +1,54 @@
 import { z } from 'zod';
+import { CLASSIFICATION_PARAMS_DOC, ClassificationParams } from '../tasks/classification/params.ts';
+import * as classification from '../tasks/classification/settings.ts';
+import * as detectionParams from '../tasks/detection/params.ts';
+import * as detection from '../tasks/detection/settings.ts';
+import * as embedding from '../tasks/embedding/settings.ts';
 
 /**
  * An ONNX model is a manifest `models/<name>.json` beside its `.onnx` file; it is served as
- * `onnx/<name>`. The manifest says how to turn an image into the model's input tensor and how to
- * read its output. Checked at load: a bad manifest names the model and the field.
+ * `onnx/<name>`. `task` says what the model does; the rest of the manifest is that task's
+ * settings (tasks/<task>/settings.ts): how to turn an image into the input tensor and how to read
+ * the outputs. Checked at load, strictly: a bad manifest names the model and the field.
+ *
+ * Only schemas are imported here (zod, no sharp or onnxruntime): the API function reads manifests.
  */
 
-const rgb = z.tuple([z.number(), z.number(), z.number()]);
+/** The fields every manifest has, whatever its task (an OCR manifest names several files, so `file` is apart). */
+const described = {
+  description: z.string().min(1),
+  /** The weights' licence (an SPDX id or a sentence). */
+  license: z.string().min(1).optional(),
+  /** Who made the weights, when their licence asks to be credited. */
+  attribution: z.string().min(1).optional(),
+};
 
-export const ManifestSchema = z
-  .object({
-    /** Only image classification for now: one score per label. */
-    task: z.literal('classification'),
-    description: z.string().min(1),
-    /** The .onnx file, relative to the manifest. */
-    file: z.string().regex(/^[\w.-]+\.onnx$/, 'a file name ending in .onnx, beside the manifest'),
-    input: z.object({
-      /** The graph input's name. */
-      name: z.string().min(1),
-      /** NCHW (PyTorch exports) or NHWC (TensorFlow exports). */
-      layout: z.enum(['NCHW', 'NHWC']),
-      width: z.number().int().min(1).max(4096),
-      height: z.number().int().min(1).max(4096),
-      /**
-       * How the image is fitted to width×height: `fill` stretches, `cover` scales then
-       * centre-crops (the usual ImageNet eval transform), `contain` letterboxes in black.
-       */
-      resize: z.enum(['fill', 'cover', 'contain']).default('cover'),
-      /** Per-channel (R, G, B) normalisation applied to pixel/255: (x - mean) / std. */
-      mean: rgb.default([0, 0, 0]),
-      std: rgb.refine((s) => s.every((v) => v > 0), 'std values must be > 0').default([1, 1, 1]),
-    }),
-    output: z.object({
-      /** The graph output holding one score per label. */
-      name: z.string().min(1),
-      /** `softmax` if the model emits logits; `none` if it already emits probabilities. */
-      activation: z.enum(['softmax', 'none']),
-    }),
-    labels: z.array(z.string().min(1)).min(1),
-    /** How many labels the result lists, best first. */
-    topK: z.number().int().min(1).max(100).default(5),
-  })
-  .strict();
+/** A single-graph model's fields: the common ones and its .onnx file, relative to the manifest. */
+const common = {
+  ...described,
+  file: z.string().regex(/^[\w.-]+\.onnx$/, 'a file name ending in .onnx, beside the manifest'),
+};
+
+/**
+ * Each task an ONNX model can serve: its manifest settings and the params a job may give. A new
+ * task is a row here and a case in onnx/infer.ts.
+ */
+export const ONNX_TASKS = {
+  classification: { settings: classification.settingsSchema, params: ClassificationParams, paramsDoc: CLASSIFICATION_PARAMS_DOC },
+  detection: { settings: detection.settingsSchema, params: detectionParams.paramsSchema, paramsDoc: detectionParams.paramsDoc },
+  embedding: { settings: embedding.settingsSchema, params: embedding.paramsSchema, paramsDoc: embedding.paramsDoc },
+} as const;
+
+export const ManifestSchema = z.discriminatedUnion('task', [
+  ONNX_TASKS.classification.settings.extend(common),
+  ONNX_TASKS.detection.settings.extend(common),
+  ONNX_TASKS.embedding.settings.extend(common),
+]);
 
 export type ModelManifest = z.infer<typeof ManifestSchema>;
+export type OnnxTask = ModelManifest['task'];
+export const ONNX_TASK_NAMES = Object.keys(ONNX_TASKS) as OnnxTask[];
+/** The manifest of one task, e.g. `ManifestOf<'detection'>`. */
+export type ManifestOf<T extends OnnxTask> = Extract<ModelManifest, { task: T }>;
+/** A classifier's manifest: what the demo models and the random benchmark nets are. */
+export type ClassificationManifest = ManifestOf<'classification'>;

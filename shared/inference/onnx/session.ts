@@ -1,20 +1,22 @@
 import * as ort from 'onnxruntime-node';
-import { getConfig } from '../../config.ts';
-import type { OnnxEntry } from '../types.ts';
-import { localModelPath } from './model-files.ts';
+import type { FloatTensor, RunSession } from '../tasks/session.ts';
 
-/** The ONNX runtime: one onnxruntime-node session per model file per process, reused across invocations. */
+/**
+ * The ONNX runtime: one onnxruntime-node session per model file per thread (the worker's main
+ * thread, or each inference pool thread), reused across invocations. Imports neither the config
+ * nor AWS, so a pool thread loads only what inference needs.
+ */
 
 const sessions = new Map<string, Promise<ort.InferenceSession>>();
 
-export function session(modelPath: string): Promise<ort.InferenceSession> {
+/** `intraOpThreads` 0 leaves onnxruntime its default: one thread per core. */
+export function session(modelPath: string, intraOpThreads: number): Promise<ort.InferenceSession> {
   let pending = sessions.get(modelPath);
   if (!pending) {
-    const threads = getConfig().ONNX_INTRA_OP_THREADS;
     pending = ort.InferenceSession.create(modelPath, {
       executionProviders: ['cpu'],
       graphOptimizationLevel: 'all',
-      ...(threads > 0 ? { intraOpNumThreads: threads } : {}),
+      ...(intraOpThreads > 0 ? { intraOpNumThreads: intraOpThreads } : {}),
       // Idle intra-op threads sleep instead of spinning: the spinning took CPU from the decode of
       // the next image and from the rest of the process (measured: +8 % backfill throughput).
       extra: { session: { intra_op: { allow_spinning: '0' } } },
@@ -26,12 +28,20 @@ export function session(modelPath: string): Promise<ort.InferenceSession> {
   return pending;
 }
 
-/** Load a model's session ahead of the first job (cold start work done once). */
-export async function warmUp(entry: OnnxEntry): Promise<void> {
-  await session(await localModelPath(entry));
-}
-
-/** The session of an entry's weights (fetched from the bucket first when they live there). */
-export async function sessionOf(entry: OnnxEntry): Promise<ort.InferenceSession> {
-  return session(await localModelPath(entry));
+/**
+ * A session as the tasks see it: float32 tensors in and out. An output of another type (int64
+ * labels, uint8 masks) is refused by name, and runOrFail reports it as the model's fault.
+ */
+export function floatRunSession(model: ort.InferenceSession): RunSession {
+  return async (feeds) => {
+    const outputs = await model.run(
+      Object.fromEntries(Object.entries(feeds).map(([name, t]) => [name, new ort.Tensor('float32', t.data, [...t.dims])])),
+    );
+    return Object.fromEntries(
+      Object.entries(outputs).map(([name, t]): [string, FloatTensor] => {
+        if (t.type !== 'float32') throw new Error(`output ${name} is ${t.type}; only float32 outputs are read`);
+        return [name, { data: t.data as Float32Array, dims: t.dims }];
+      }),
+    );
+  };
 }

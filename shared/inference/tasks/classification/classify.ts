@@ -1,49 +1,47 @@
-import * as ort from 'onnxruntime-node';
-import { getConfig } from '../../../config.ts';
 import { JobFailure } from '../../../errors.ts';
 import { decodeToRgb, type ImageInfo, toTensor } from '../../image.ts';
-import { sessionOf } from '../../onnx/session.ts';
-import type { OnnxEntry } from '../../types.ts';
+import { type RunSession, runOrFail } from '../session.ts';
+import type { ClassificationParams } from './params.ts';
 import type { ClassificationResult } from './result.ts';
 import { softmax, topK } from './scores.ts';
+import type { ClassificationSettings } from './settings.ts';
 
 /** Image classification: the image fitted to the model's input, one score per label, the best labels. */
 
-export async function classify(
-  entry: OnnxEntry,
-  bytes: Uint8Array,
-  image: ImageInfo,
-  params: { topK?: number },
-): Promise<ClassificationResult> {
-  const manifest = entry.manifest;
-  const started = performance.now();
-  const rgb = await decodeToRgb(bytes, manifest.input, getConfig().MAX_INPUT_PIXELS);
-  const tensor = toTensor(rgb, manifest.input);
-  const preprocessed = performance.now();
+export interface ClassificationRequest {
+  /** The model's public name, e.g. `onnx/colors`. */
+  model: string;
+  bytes: Uint8Array;
+  /** From inspectImage: the validated format and oriented size. */
+  image: ImageInfo;
+  maxPixels: number;
+}
 
-  let scores: Float32Array;
-  try {
-    const model = await sessionOf(entry);
-    const outputs = await model.run({ [manifest.input.name]: new ort.Tensor('float32', tensor.data, tensor.dims) });
-    const output = outputs[manifest.output.name];
-    if (!output) throw new Error(`the model has no output named ${manifest.output.name}`);
-    scores = output.data as Float32Array;
-  } catch (error) {
-    throw JobFailure.permanent('model_error', `${entry.name} failed: ${(error as Error).message}`, error);
-  }
-  if (scores.length !== manifest.labels.length) {
+export async function run(
+  request: ClassificationRequest,
+  settings: ClassificationSettings,
+  params: ClassificationParams,
+  runSession: RunSession,
+): Promise<ClassificationResult> {
+  const started = performance.now();
+  const rgb = await decodeToRgb(request.bytes, settings.input, request.maxPixels);
+  const tensor = toTensor(rgb, settings.input);
+  const preprocessed = performance.now();
+  const outputs = await runOrFail(request.model, runSession, { [settings.input.name]: tensor }, [settings.output.name]);
+  const scores = outputs[settings.output.name]!.data;
+  if (scores.length !== settings.labels.length) {
     throw JobFailure.permanent(
       'model_error',
-      `${entry.name} produced ${scores.length} scores for ${manifest.labels.length} labels`,
+      `${request.model} produced ${scores.length} scores for ${settings.labels.length} labels`,
     );
   }
-  const probabilities = manifest.output.activation === 'softmax' ? softmax(scores) : scores;
+  const probabilities = settings.output.activation === 'softmax' ? softmax(scores) : scores;
   const inferred = performance.now();
   return {
     kind: 'classification',
-    model: entry.name,
-    labels: topK(probabilities, manifest.labels, params.topK ?? manifest.topK),
-    image,
+    model: request.model,
+    labels: topK(probabilities, settings.labels, params.topK ?? settings.topK),
+    image: request.image,
     timings: { preprocessMs: round(preprocessed - started), inferenceMs: round(inferred - preprocessed) },
   };
 }

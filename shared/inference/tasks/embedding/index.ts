@@ -1,8 +1,9 @@
-import { z } from 'zod';
 import { JobFailure } from '../../../errors.ts';
-import { ManifestSchema } from '../../onnx/manifest.ts';
 import { decodeToRgb, type ImageInfo, toTensor } from '../../image.ts';
 import { type FloatTensor, type RunSession, runOrFail } from '../session.ts';
+import type { EmbeddingParams, EmbeddingSettings } from './settings.ts';
+
+export { type EmbeddingParams, type EmbeddingSettings, paramsDoc, paramsSchema, settingsSchema } from './settings.ts';
 
 /**
  * Image embeddings: the image fitted and normalised as for classification, one output read as a
@@ -10,29 +11,6 @@ import { type FloatTensor, type RunSession, runOrFail } from '../session.ts';
  * a few thousand floats can outgrow a result item; whether it is stored inline or as an object is
  * the caller's choice, made with {@link fitsInline}.
  */
-
-export const settingsSchema = z
-  .object({
-    task: z.literal('embedding'),
-    /** The same image fitting and normalisation as a classifier's. */
-    input: ManifestSchema.shape.input,
-    output: z
-      .object({
-        /** The graph output holding the embedding, [1, D] or [1, D, 1, 1]. */
-        name: z.string().min(1),
-        /** Scale the vector to unit L2 length, for exports that do not. */
-        normalize: z.boolean().default(true),
-      })
-      .strict(),
-  })
-  .strict();
-
-export type EmbeddingSettings = z.infer<typeof settingsSchema>;
-
-/** An embedding takes no params; the object is strict so a misspelt one is refused, not ignored. */
-export const paramsSchema = z.object({}).strict();
-export type EmbeddingParams = z.infer<typeof paramsSchema>;
-export const paramsDoc: Record<string, string> = {};
 
 interface EmbeddingBase {
   kind: 'embedding';
@@ -45,9 +23,12 @@ interface EmbeddingBase {
 export interface InlineEmbeddingResult extends EmbeddingBase {
   vector: number[];
 }
-/** … or, when too large for the result item, stored aside and linked. */
+/**
+ * … or, when too large for the result item, stored aside as a JSON array: the job records the
+ * object's key, and the status route shows it as a presigned `vectorUrl`.
+ */
 export interface StoredEmbeddingResult extends EmbeddingBase {
-  vectorUrl: string;
+  vectorKey: string;
 }
 export type EmbeddingResult = InlineEmbeddingResult | StoredEmbeddingResult;
 

@@ -1,4 +1,6 @@
 import { CfnOutput, Duration, RemovalPolicy, SecretValue, Stack, type StackProps } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { SqsDestination } from 'aws-cdk-lib/aws-s3-notifications';
@@ -15,6 +17,14 @@ import { MODEL_PREFIX, PipelineBucket, RESULT_PREFIX, UPLOAD_PREFIX } from './co
 import { acknowledge } from './constructs/nag.ts';
 import { PipelineFunction } from './constructs/pipeline-function.ts';
 import type { PipelineSettings } from './settings.ts';
+import { TABLE_SCHEMA } from '../shared/jobs/table.ts';
+
+/** The webhook delivery function's timeout: two 15 s calls at most per message. */
+export const WEBHOOK_TIMEOUT_SECONDS = 30;
+/** Where the functions' Powertools metrics go (CloudWatch EMF). */
+export const METRICS_NAMESPACE = 'InferencePipeline';
+/** Deliveries in flight at most: receivers are other people's servers. */
+export const WEBHOOK_MAX_CONCURRENCY = 10;
 
 /** The created Gemini secret's value until someone puts the key (shared/inference/gemini/api-key.ts reads it as "no key"). */
 export const EMPTY_GEMINI_SECRET = JSON.stringify({ apiKey: '' });
@@ -37,6 +47,9 @@ export class PipelineStack extends Stack {
   readonly authorizerFunction: PipelineFunction;
   readonly workerFunction: PipelineFunction;
   readonly deadLetterFunction: PipelineFunction;
+  readonly webhookQueue: JobsQueue;
+  readonly webhooksFunction: PipelineFunction;
+  readonly sweepFunction: PipelineFunction;
   readonly httpApi: PipelineHttpApi;
   readonly jwtIssuer?: JwtIssuer;
   readonly apiDomain?: ApiDomain;
@@ -65,6 +78,12 @@ export class PipelineStack extends Stack {
     });
     this.bucket.addEventNotification(s3.EventType.OBJECT_CREATED, new SqsDestination(this.jobs.queue), {
       prefix: UPLOAD_PREFIX,
+    });
+    // Webhook deliveries: a nudge per recorded event (the event itself is on the job item).
+    this.webhookQueue = new JobsQueue(this, 'WebhookQueue', {
+      workerTimeout: Duration.seconds(WEBHOOK_TIMEOUT_SECONDS),
+      batchingWindow: Duration.seconds(0),
+      maxReceiveCount: settings.maxReceiveCount,
     });
 
     this.geminiApiKey = settings.geminiSecretName
@@ -112,6 +131,9 @@ export class PipelineStack extends Stack {
       GEMINI_API_KEY_SECRET_ARN: this.geminiApiKey.secretArn,
       POWERTOOLS_LOG_LEVEL: settings.logLevel,
       AUTH_MODE: settings.auth,
+      JOBS_QUEUE_URL: this.jobs.queue.queueUrl,
+      WEBHOOK_QUEUE_URL: this.webhookQueue.queue.queueUrl,
+      POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
       ...(this.jwtIssuer ? { JWT_ISSUER: this.jwtIssuer.issuer, JWT_AUDIENCE: this.jwtIssuer.audience } : {}),
     };
     const common = {
@@ -140,6 +162,9 @@ export class PipelineStack extends Stack {
       bundling: apiBundling(),
     });
     this.apiFunction.grantTable(this.table, 'readWrite', { batchRead: true });
+    this.apiFunction.grantIndexQuery(this.table, [TABLE_SCHEMA.ownerIndex.name]);
+    // A cancel records job.canceled and nudges its delivery.
+    this.webhookQueue.queue.grantSendMessages(this.apiFunction);
     this.apiFunction.grantObjects(this.bucket, UPLOAD_PREFIX, ['write', 'read']);
     this.apiFunction.grantObjects(this.bucket, RESULT_PREFIX, ['read']);
     // GET /v1/models and job creation list the bucket's models (manifests only).
@@ -159,6 +184,7 @@ export class PipelineStack extends Stack {
     this.workerFunction.grantObjects(this.bucket, RESULT_PREFIX, ['write']);
     this.workerFunction.grantObjects(this.bucket, MODEL_PREFIX, ['read']);
     this.geminiApiKey.grantRead(this.workerFunction);
+    this.webhookQueue.queue.grantSendMessages(this.workerFunction);
     this.workerFunction.addEventSource(
       new SqsEventSource(this.jobs.queue, {
         batchSize: settings.workerBatchSize,
@@ -179,9 +205,48 @@ export class PipelineStack extends Stack {
       environment: { ...environment, POWERTOOLS_SERVICE_NAME: 'dead-letter' },
     });
     this.deadLetterFunction.grantTable(this.table, 'update');
+    this.webhookQueue.queue.grantSendMessages(this.deadLetterFunction);
     this.deadLetterFunction.addEventSource(
       new SqsEventSource(this.jobs.deadLetterQueue, { batchSize: 10, reportBatchItemFailures: true }),
     );
+
+    // Webhook delivery: signs and POSTs each recorded event, retrying on the schedule (shared/webhooks).
+    this.webhooksFunction = new PipelineFunction(this, 'WebhooksFunction', {
+      ...common,
+      entry: 'functions/webhooks/index.ts',
+      description: 'Webhook delivery: signed POSTs of job and batch events, at least once',
+      memorySize: 256,
+      timeout: Duration.seconds(WEBHOOK_TIMEOUT_SECONDS),
+      environment: { ...environment, POWERTOOLS_SERVICE_NAME: 'webhooks' },
+    });
+    this.webhooksFunction.grantTable(this.table, 'update', { batchRead: true });
+    // A payload over the cap carries its result as a presigned URL of a copy under results/.
+    this.webhooksFunction.grantObjects(this.bucket, RESULT_PREFIX, ['write', 'read']);
+    this.webhookQueue.queue.grantSendMessages(this.webhooksFunction);
+    this.webhooksFunction.addEventSource(
+      new SqsEventSource(this.webhookQueue.queue, { batchSize: 10, reportBatchItemFailures: true, maxConcurrency: WEBHOOK_MAX_CONCURRENCY }),
+    );
+
+    // The sweep: what no request and no storage event does (expiry, lost notifications, due webhooks).
+    this.sweepFunction = new PipelineFunction(this, 'SweepFunction', {
+      ...common,
+      entry: 'functions/sweep/index.ts',
+      description: 'Scheduled sweep: expires lapsed uploads, re-notifies stalled jobs, hands due webhooks to delivery',
+      memorySize: 256,
+      timeout: Duration.seconds(60),
+      environment: { ...environment, POWERTOOLS_SERVICE_NAME: 'sweep' },
+    });
+    this.sweepFunction.grantTable(this.table, 'update');
+    this.sweepFunction.grantIndexQuery(this.table, [TABLE_SCHEMA.deadlineIndex.name, TABLE_SCHEMA.webhookIndex.name]);
+    // Whether an upload landed: a listing of its exact key (never HeadObject, whose 403 for a missing key would be ambiguous).
+    this.sweepFunction.grantObjects(this.bucket, UPLOAD_PREFIX, ['read']);
+    this.jobs.queue.grantSendMessages(this.sweepFunction);
+    this.webhookQueue.queue.grantSendMessages(this.sweepFunction);
+    new events.Rule(this, 'SweepSchedule', {
+      description: 'Runs the sweep every minute',
+      schedule: events.Schedule.rate(Duration.minutes(1)),
+      targets: [new targets.LambdaFunction(this.sweepFunction, { retryAttempts: 0 })],
+    });
 
     // HTTP API
     this.httpApi = new PipelineHttpApi(this, 'HttpApi', {
@@ -211,6 +276,10 @@ export class PipelineStack extends Stack {
       deadLetterQueue: this.jobs.deadLetterQueue,
       worker: this.workerFunction,
       deadLetters: this.deadLetterFunction,
+      webhooks: this.webhooksFunction,
+      sweep: this.sweepFunction,
+      webhookDeadLetterQueue: this.webhookQueue.deadLetterQueue,
+      metricsNamespace: METRICS_NAMESPACE,
       api: this.httpApi.api,
       queueAgeThreshold: Duration.seconds(settings.queueAgeAlarmSeconds),
       email: settings.alarmEmail,

@@ -3,6 +3,7 @@ import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { getConfig } from './config.ts';
+import { tracer } from './tracer.ts';
 
 /**
  * AWS SDK v3 clients, created once per process on first use. Endpoints come from the standard
@@ -33,25 +34,27 @@ export function setRequestHandlerFactory(factory: ((service: AwsService) => Requ
 }
 
 export function s3Client(): S3Client {
-  s3 ??= new S3Client({
-    region: getConfig().AWS_REGION,
-    forcePathStyle: getConfig().S3_FORCE_PATH_STYLE,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-    requestHandler: requestHandlerFor?.('s3'),
-  });
+  s3 ??= tracer.captureAWSv3Client(
+    new S3Client({
+      region: getConfig().AWS_REGION,
+      forcePathStyle: getConfig().S3_FORCE_PATH_STYLE,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      requestHandler: requestHandlerFor?.('s3'),
+    }),
+  );
   return s3;
 }
 
 export function documentClient(): DynamoDBDocumentClient {
-  dynamo ??= DynamoDBDocumentClient.from(new DynamoDBClient({ region: getConfig().AWS_REGION, requestHandler: requestHandlerFor?.('dynamodb') }), {
+  dynamo ??= DynamoDBDocumentClient.from(tracer.captureAWSv3Client(new DynamoDBClient({ region: getConfig().AWS_REGION, requestHandler: requestHandlerFor?.('dynamodb') })), {
     marshallOptions: { removeUndefinedValues: true },
   });
   return dynamo;
 }
 
 export function sqsClient(): SQSClient {
-  sqs ??= new SQSClient({ region: getConfig().AWS_REGION, requestHandler: requestHandlerFor?.('sqs') });
+  sqs ??= tracer.captureAWSv3Client(new SQSClient({ region: getConfig().AWS_REGION, requestHandler: requestHandlerFor?.('sqs') }));
   return sqs;
 }
 

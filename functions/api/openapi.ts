@@ -40,7 +40,7 @@ const statusesOf = (codes: readonly ApiErrorCode[]) => [...new Set(codes.map((co
 function componentSchemas(schemas: Record<string, z.ZodType>): Record<string, JsonSchema> {
   const registry = z.registry<{ id: string }>();
   for (const [id, schema] of Object.entries(schemas)) registry.add(schema, { id });
-  const { schemas: converted } = z.toJSONSchema(registry, { io: 'input', uri: (id) => `${SCHEMA_REF}${id}` });
+  const { schemas: converted } = z.toJSONSchema(registry, { io: 'input', unrepresentable: 'any', uri: (id) => `${SCHEMA_REF}${id}` });
   // Inside an OpenAPI document a component needs neither a dialect nor an id (a fragment `$id` is not even valid).
   return Object.fromEntries(
     Object.entries(converted).map(([id, { $schema: _dialect, $id: _id, ...schema }]) => {

@@ -5,6 +5,7 @@ import { ensureCatalog } from '#shared/inference/catalog.ts';
 import { warmUpDefaultModel } from '#shared/inference/runners.ts';
 import { processUpload } from '#shared/jobs/process-upload.ts';
 import { logger } from '#shared/logger.ts';
+import { metrics } from '#shared/metrics.ts';
 import { jobIdFromUploadKey } from '#shared/storage/keys.ts';
 
 /** Time kept back from the invocation's deadline to record a failure or release a claim. */
@@ -38,6 +39,7 @@ async function handleRecord(record: SQSRecord, deadline: number): Promise<void> 
     const outcome = await processUpload(jobId, {
       messageId: record.messageId,
       receiveCount: count,
+      uploadedAt: Date.parse(object.eventTime) || undefined,
       deadline,
     });
     if (outcome === 'retry') throw new RetryLater(`job ${jobId} will be retried`);
@@ -49,8 +51,12 @@ export async function handler(event: SQSEvent, context: Context): Promise<SQSBat
   logger.addContext(context);
   await ensureCatalog();
   const deadline = Date.now() + context.getRemainingTimeInMillis() - DEADLINE_MARGIN_MS;
-  return processPartialResponse(event, (record: SQSRecord) => handleRecord(record, deadline), processor, {
-    context,
-    throwOnFullBatchFailure: false,
-  });
+  try {
+    return await processPartialResponse(event, (record: SQSRecord) => handleRecord(record, deadline), processor, {
+      context,
+      throwOnFullBatchFailure: false,
+    });
+  } finally {
+    metrics.publishStoredMetrics();
+  }
 }

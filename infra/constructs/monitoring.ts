@@ -16,6 +16,11 @@ export interface PipelineAlarmsProps {
   readonly deadLetters: lambda.IFunction;
   readonly worker: lambda.IFunction;
   readonly api: apigw.IHttpApi;
+  readonly webhooks: lambda.IFunction;
+  readonly sweep: lambda.IFunction;
+  readonly webhookDeadLetterQueue: sqs.IQueue;
+  /** The functions' Powertools metrics namespace (EMF). */
+  readonly metricsNamespace: string;
   /** Alarm when the oldest jobs-queue message is at least this old. */
   readonly queueAgeThreshold: Duration;
   readonly email?: string;
@@ -30,6 +35,7 @@ export interface PipelineAlarmsProps {
 export class PipelineAlarms extends Construct {
   readonly topic: sns.Topic;
   readonly alarms: cloudwatch.Alarm[] = [];
+  readonly dashboard: cloudwatch.Dashboard;
 
   constructor(scope: Construct, id: string, props: PipelineAlarmsProps) {
     super(scope, id);
@@ -73,6 +79,65 @@ export class PipelineAlarms extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       evaluationPeriods: 1,
     });
+    // The functions' own metrics (Powertools EMF; `service` is each function's POWERTOOLS_SERVICE_NAME).
+    const metric = (service: string, metricName: string) =>
+      new cloudwatch.Metric({ namespace: props.metricsNamespace, metricName, dimensionsMap: { service }, period: fiveMinutes, statistic: 'Sum' });
+    const delivered = metric('webhooks', 'WebhookDelivered');
+    const failed = metric('webhooks', 'WebhookFailed');
+    this.add('WebhookFailureRate', {
+      alarmDescription: 'Over half of the webhook calls in 15 minutes failed (receivers down or refusing): events are retried on the schedule, look at the webhooks function logs.',
+      metric: new cloudwatch.MathExpression({
+        expression: 'IF(delivered + failed >= 10, failed / (delivered + failed), 0)',
+        usingMetrics: { delivered, failed },
+        period: fiveMinutes,
+        label: 'webhook failure rate',
+      }),
+      threshold: 0.5,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 3,
+    });
+    this.add('JobsStuck', {
+      alarmDescription: 'The sweep found jobs past their lease or left queued (their notification was sent again): look for workers that crash or time out.',
+      metric: metric('sweep', 'JobsRenotified'),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+    });
+    this.add('SweepErrors', {
+      alarmDescription: 'The sweep failed: expiry, lost-notification recovery and webhook retries wait for it.',
+      metric: props.sweep.metricErrors({ period: fiveMinutes, statistic: 'Sum' }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 2,
+    });
+
+    // One page for the lifecycle: outcomes, times, the queues, webhooks and the sweep.
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { defaultInterval: Duration.hours(3) });
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Jobs by outcome',
+        left: ['JobSucceeded', 'JobFailed', 'JobRetried'].map((name) => metric('worker', name)),
+        right: [metric('sweep', 'JobsExpired')],
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Times (ms, p50 / p95)',
+        left: ['QueueWait', 'ProcessingTime', 'EndToEndTime'].flatMap((name) =>
+          ['p50', 'p95'].map((statistic) => new cloudwatch.Metric({ namespace: props.metricsNamespace, metricName: name, dimensionsMap: { service: 'worker' }, period: fiveMinutes, statistic })),
+        ),
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Jobs queue',
+        left: [props.queue.metricApproximateNumberOfMessagesVisible(), props.deadLetterQueue.metricApproximateNumberOfMessagesVisible()],
+        right: [props.queue.metricApproximateAgeOfOldestMessage()],
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Webhooks',
+        left: [delivered, failed],
+        right: [props.webhookDeadLetterQueue.metricApproximateNumberOfMessagesVisible()],
+      }),
+      new cloudwatch.GraphWidget({ title: 'Sweep', left: ['JobsExpired', 'JobsRenotified', 'WebhookDeliveriesRequested'].map((name) => metric('sweep', name)) }),
+    );
+
     this.add('ApiServerErrors', {
       alarmDescription: 'The HTTP API answered 5xx.',
       metric: props.api.metricServerError({ period: fiveMinutes, statistic: 'Sum' }),

@@ -129,10 +129,18 @@ export class PipelineFunction extends NodejsFunction {
     this.addToRolePolicy(new iam.PolicyStatement({ actions, resources: [table.tableArn] }));
   }
 
+  /** Let this function Query the named indexes of the table (listing, the sweep's due items). */
+  grantIndexQuery(table: ITable, indexNames: readonly string[]): void {
+    this.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['dynamodb:Query'], resources: indexNames.map((name) => `${table.tableArn}/index/${name}`) }),
+    );
+  }
+
   /**
    * Let this function use the objects under `prefix` (e.g. `uploads/`). Reading also grants
-   * s3:ListBucket limited to that prefix: without it S3 answers a missing key with 403 instead of
-   * 404, and the code could not tell "not uploaded yet" from "not allowed".
+   * s3:ListBucket limited to that prefix: the sweep asks whether an upload landed by listing its
+   * exact key (shared/storage/objects.ts findUpload), which this condition allows; HeadObject of a
+   * missing key would answer 403 without a ListBucket on the whole bucket, so the code never uses it.
    */
   grantObjects(bucket: IBucket, prefix: string, access: readonly ObjectAccess[]): void {
     const objects = bucket.arnForObjects(`${prefix}*`);

@@ -4,6 +4,8 @@ import { JobFailure, toJobFailure } from '../errors.ts';
 import { findModel } from '../inference/catalog.ts';
 import { runModel } from '../inference/runners.ts';
 import { jobLogger } from '../logger.ts';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { metrics } from '../metrics.ts';
 import { putResult, readUpload } from '../storage/objects.ts';
 import { transition } from './lifecycle.ts';
 import type { Job } from './model.ts';
@@ -23,6 +25,8 @@ export interface Delivery {
   receiveCount: number;
   /** Epoch ms by which the work must be done (the invocation's deadline, less a margin). */
   deadline: number;
+  /** When the upload landed (the notification's eventTime), for the queue-wait metric. */
+  uploadedAt?: number;
 }
 
 export type Outcome = 'succeeded' | 'failed' | 'skipped' | 'retry';
@@ -50,6 +54,8 @@ export async function processUpload(jobId: string, delivery: Delivery): Promise<
     return 'skipped';
   }
   log.info('claimed', { attempt: job.attempts, receiveCount: delivery.receiveCount, model: job.model });
+  const claimedAt = Date.now();
+  if (delivery.uploadedAt) metrics.addMetric('QueueWait', MetricUnit.Milliseconds, Math.max(0, claimedAt - delivery.uploadedAt));
 
   try {
     const result = await withDeadline(runJob(job, upload, delivery.deadline, log), delivery.deadline);
@@ -64,6 +70,11 @@ export async function processUpload(jobId: string, delivery: Delivery): Promise<
       resultBytes,
       inline: 'result' in outcome,
     });
+    if (done) {
+      metrics.addMetric('JobSucceeded', MetricUnit.Count, 1);
+      metrics.addMetric('ProcessingTime', MetricUnit.Milliseconds, Date.now() - claimedAt);
+      metrics.addMetric('EndToEndTime', MetricUnit.Milliseconds, Date.now() - Date.parse(job.createdAt));
+    }
     return done ? 'succeeded' : 'skipped';
   } catch (caught) {
     const failure = toJobFailure(caught);
@@ -72,9 +83,14 @@ export async function processUpload(jobId: string, delivery: Delivery): Promise<
     if (final) {
       await transition(jobId, { type: 'fail', claimId, error });
       log.warn('failed', { error, permanent: failure.permanent, receiveCount: delivery.receiveCount });
+      metrics.addMetric('JobFailed', MetricUnit.Count, 1);
+      const byCode = metrics.singleMetric();
+      byCode.addDimension('code', failure.code);
+      byCode.addMetric('JobFailedByCode', MetricUnit.Count, 1);
       return 'failed';
     }
     await transition(jobId, { type: 'release', claimId, lastError: error });
+    metrics.addMetric('JobRetried', MetricUnit.Count, 1);
     log.warn('transient failure, will retry', { error, receiveCount: delivery.receiveCount, cause: String(failure.cause ?? '') });
     return 'retry';
   }

@@ -21,10 +21,10 @@ export const METADATA_VALUE_MAX_LENGTH = 1024;
  * assignment, which silently drops a `__proto__` key (or, when it holds an object, makes it the
  * prototype); this keeps the parsed object, so every key the client sent is checked and kept.
  */
-const JsonObject = z.custom<Record<string, unknown>>(
-  (value) => typeof value === 'object' && value !== null && !Array.isArray(value),
-  'expected an object',
-);
+const JsonObject = z
+  .custom<Record<string, unknown>>((value) => typeof value === 'object' && value !== null && !Array.isArray(value), 'expected an object')
+  // How the OpenAPI description shows it (a custom check has no JSON Schema of its own).
+  .meta({ type: 'object' });
 
 /** Caller metadata: string values, kept key for key (`__proto__` and `constructor` included). */
 const Metadata = JsonObject.superRefine((metadata, ctx) => {
@@ -48,7 +48,8 @@ const Metadata = JsonObject.superRefine((metadata, ctx) => {
       ctx.addIssue({ code: 'custom', path: [key], message: `a metadata value is at most ${METADATA_VALUE_MAX_LENGTH} characters` });
     }
   }
-}) as unknown as z.ZodType<Record<string, string>>;
+})
+  .meta({ type: 'object', additionalProperties: { type: 'string' }, description: 'kept with the job, key for key' }) as unknown as z.ZodType<Record<string, string>>;
 
 export const CreateJobBody = z
   .object({

@@ -120,7 +120,7 @@ export const JobList = z
 /** The owner's webhook signing secret(s). */
 export const WebhookSecret = z
   .object({
-    secret: z.string().startsWith('whsec_').describe('signs every delivery (Standard Webhooks)'),
+    secret: z.string().regex(/^whsec_/).describe('signs every delivery (Standard Webhooks)'),
     createdAt: Timestamp,
     previous: z.object({ secret: z.string(), expiresAt: Timestamp }).optional().describe('after a rotation: still signs (a second signature) until expiresAt'),
   })

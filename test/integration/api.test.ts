@@ -99,6 +99,13 @@ describe('POST /v1/jobs', () => {
     expect(typeof res.body.error.message).toBe('string');
   });
 
+  it('lets an Idempotency-Key of exactly the limit through to body validation', async () => {
+    const res = await call('POST', '/v1/jobs', { body: { contentType: 'image/png', contentLength: -1 }, headers: { 'idempotency-key': 'k'.repeat(255) } });
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).not.toMatch(/Idempotency-Key/);
+    expect(res.body.error.details.map((d: { path: string }) => d.path)).toContain('contentLength');
+  });
+
   it('returns the same job for the same Idempotency-Key, and refuses its reuse for another request', async () => {
     const idempotencyKey = `test-${Date.now()}`;
     const first = await call('POST', '/v1/jobs', { body: validJob, headers: { 'idempotency-key': idempotencyKey } });

@@ -36,8 +36,8 @@ describe('the gateway contract', () => {
     expect(response.statusCode).toBe(route.authenticated ? 401 : 200);
   });
 
-  it('lists the page and health as the only public routes', () => {
-    expect([...PUBLIC_ROUTES].sort()).toEqual(['GET /', 'GET /v1/health']);
+  it('lists the page, health and the OpenAPI description as the only public routes', () => {
+    expect([...PUBLIC_ROUTES].sort()).toEqual(['GET /', 'GET /v1/health', 'GET /v1/openapi.json']);
   });
 
   it('answers a path outside the contract with 404 in the error shape', async () => {

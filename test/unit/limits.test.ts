@@ -177,13 +177,4 @@ describe('IDEMPOTENCY_KEY_MAX_LENGTH', () => {
     expect(response.statusCode).toBe(400);
     expect(JSON.parse(response.body as string).error.message).toMatch(/Idempotency-Key/);
   });
-
-  it('lets a key of exactly the limit through to body validation', async () => {
-    // An invalid body stops the request at the next check, so no AWS call is made.
-    const response = await routeRequest(postJobs({ 'idempotency-key': 'k'.repeat(255) }, { contentType: 'image/png', contentLength: -1 }));
-    expect(response.statusCode).toBe(400);
-    const { error } = JSON.parse(response.body as string);
-    expect(error.message).not.toMatch(/Idempotency-Key/);
-    expect(error.details.map((d: { path: string }) => d.path)).toContain('contentLength');
-  });
 });

@@ -1,7 +1,7 @@
 import type { Context, ScheduledEvent } from 'aws-lambda';
 import { sweep } from '#shared/jobs/sweep.ts';
 import { logger } from '#shared/logger.ts';
-import { metrics } from '#shared/metrics.ts';
+import { metrics, publishMetrics } from '#shared/metrics.ts';
 
 /** The scheduled sweep (EventBridge, every minute): expires lapsed uploads, re-notifies stalled jobs, hands due webhooks to delivery. */
 export async function handler(event: Pick<ScheduledEvent, 'time'>, context?: Context): Promise<void> {
@@ -12,5 +12,5 @@ export async function handler(event: Pick<ScheduledEvent, 'time'>, context?: Con
   metrics.addMetric('JobsExpired', 'Count', report.expired);
   metrics.addMetric('JobsRenotified', 'Count', report.renotified);
   metrics.addMetric('WebhookDeliveriesRequested', 'Count', report.deliveriesRequested);
-  metrics.publishStoredMetrics();
+  publishMetrics();
 }

@@ -2,7 +2,7 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { z } from 'zod';
 import { logger } from '#shared/logger.ts';
-import { metrics } from '#shared/metrics.ts';
+import { publishMetrics } from '#shared/metrics.ts';
 import { deliverPending } from '#shared/webhooks/deliver.ts';
 
 /**
@@ -27,6 +27,6 @@ export async function handler(event: SQSEvent, context: Context): Promise<SQSBat
   try {
     return await processPartialResponse(event, handleRecord, processor, { context, throwOnFullBatchFailure: false });
   } finally {
-    metrics.publishStoredMetrics();
+    publishMetrics();
   }
 }

@@ -5,7 +5,7 @@ import { ensureCatalog } from '#shared/inference/catalog.ts';
 import { warmUpDefaultModel } from '#shared/inference/runners.ts';
 import { processUpload } from '#shared/jobs/process-upload.ts';
 import { logger } from '#shared/logger.ts';
-import { metrics } from '#shared/metrics.ts';
+import { publishMetrics } from '#shared/metrics.ts';
 import { jobIdFromUploadKey } from '#shared/storage/keys.ts';
 
 /** Time kept back from the invocation's deadline to record a failure or release a claim. */
@@ -57,6 +57,6 @@ export async function handler(event: SQSEvent, context: Context): Promise<SQSBat
       throwOnFullBatchFailure: false,
     });
   } finally {
-    metrics.publishStoredMetrics();
+    publishMetrics();
   }
 }

@@ -4,6 +4,7 @@ import { ApiRequestError } from '#shared/client/pipeline-client.ts';
 import { sleep, withRetry } from '#shared/retry.ts';
 import type { Outcome, RunContext } from './context.ts';
 import type { OpenBatch } from './open-batches.ts';
+import { TERMINAL_STATUSES } from '#shared/jobs/model.ts';
 
 /**
  * Polling: GET /v1/batches/{id} for each open batch whose uploads are done, writing each job's
@@ -17,7 +18,7 @@ const POLL_CONCURRENCY = 4;
 const MAX_POLL_INTERVAL_MS = 2_000;
 /** The long poll asked for: under the API's cap of 25 s, and well under any proxy's idle timeout. */
 export const LONG_POLL_SECONDS = 20;
-const TERMINAL = new Set(['succeeded', 'failed', 'canceled', 'expired']);
+const TERMINAL = new Set<string>(TERMINAL_STATUSES);
 
 export interface BatchPage {
   batch: BatchView;

@@ -3,6 +3,7 @@ import { type PipelineClient, uploadToPresignedUrl } from '#shared/client/pipeli
 import type { BenchImage, BenchModel } from './fixtures.ts';
 import { type Summary, summarize } from './stats.ts';
 import { succeededResult } from './worker.ts';
+import { isTerminal } from '#shared/jobs/model.ts';
 
 /**
  * Measurement 3, end to end: what a client sees from POST /v1/jobs to the result (create, PUT to
@@ -25,7 +26,7 @@ async function pollEvery(client: PipelineClient, jobId: string, intervalMs: numb
   const deadline = Date.now() + JOB_TIMEOUT_MS;
   for (;;) {
     const { job } = await client.getJob(jobId);
-    if (['succeeded', 'failed', 'canceled', 'expired'].includes(job.status)) return job;
+    if (isTerminal(job.status)) return job;
     if (Date.now() > deadline) throw new Error(`job ${jobId} is still ${job.status}`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }

@@ -4,7 +4,8 @@ import { request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
 import type { z } from 'zod';
 import type { CreateBatchBody, CreateJobBody } from '../jobs/requests.ts';
-import type { BatchView, CreatedBatch, CreatedJob, JobView, ModelInfo, ModelList } from '../jobs/responses.ts';
+import { TERMINAL_STATUSES } from '../jobs/model.ts';
+import type { BatchView, CreatedBatch, CreatedJob, JobList, JobView, ModelInfo, ModelList, WebhookSecret } from '../jobs/responses.ts';
 import type { UploadInstructions } from '../storage/presign.ts';
 
 /**
@@ -17,7 +18,9 @@ import type { UploadInstructions } from '../storage/presign.ts';
 export type CreateJobInput = z.input<typeof CreateJobBody>;
 /** The body of POST /v1/batches. */
 export type CreateBatchInput = z.input<typeof CreateBatchBody>;
-export type { BatchView, CreatedBatch, CreatedJob, JobView, ModelInfo } from '../jobs/responses.ts';
+export type { BatchView, CreatedBatch, CreatedJob, JobList, JobView, ModelInfo, WebhookSecret } from '../jobs/responses.ts';
+/** For webhook receivers: check a delivery's signature and timestamp (Standard Webhooks), get its payload. */
+export { verifyWebhook, WebhookVerificationError } from '../webhooks/signing.ts';
 
 /** A refusal from the API, in its error shape. */
 export class ApiRequestError extends Error {
@@ -44,7 +47,9 @@ export class UploadError extends Error {
   }
 }
 
-const TERMINAL = new Set(['succeeded', 'failed', 'canceled', 'expired']);
+const TERMINAL = new Set<string>(TERMINAL_STATUSES);
+/** How long one long poll asks the server to hold (the API's limit is 25 s). */
+export const LONG_POLL_SECONDS = 20;
 
 /** An upload connection silent this long (nothing sent or received) is cut, as ETIMEDOUT: a retry may pass. */
 export const UPLOAD_IDLE_TIMEOUT_MS = 60_000;
@@ -85,11 +90,37 @@ export class PipelineClient {
     return (await this.call<CreatedJob>('POST', '/v1/jobs', input, headers)).body;
   }
 
-  /** The job as it stands, and how long the server asks pollers to wait (Retry-After), if it is not done. */
-  async getJob(jobId: string): Promise<{ job: JobView; retryAfterMs?: number }> {
-    const { body, headers } = await this.call<JobView>('GET', `/v1/jobs/${encodeURIComponent(jobId)}`);
-    const retryAfter = Number(headers.get('retry-after'));
-    return { job: body, ...(retryAfter > 0 ? { retryAfterMs: retryAfter * 1000 } : {}) };
+  /**
+   * The job as it stands, and how long the server asks pollers to wait (Retry-After), if it is not
+   * done. With `waitSeconds` (≤ 25) the server holds the reply until the job has ended or the time
+   * is up (`Prefer: wait=N`); `waited` says whether it did.
+   */
+  async getJob(jobId: string, options: { waitSeconds?: number } = {}): Promise<{ job: JobView; retryAfterMs?: number; waited: boolean }> {
+    const headers: Record<string, string> = options.waitSeconds ? { prefer: `wait=${options.waitSeconds}` } : {};
+    const { body, headers: replyHeaders } = await this.call<JobView>('GET', `/v1/jobs/${encodeURIComponent(jobId)}`, undefined, headers);
+    const retryAfter = Number(replyHeaders.get('retry-after'));
+    return { job: body, ...(retryAfter > 0 ? { retryAfterMs: retryAfter * 1000 } : {}), waited: replyHeaders.has('preference-applied') };
+  }
+
+  /** A page of the caller's jobs, newest first. */
+  async listJobs(query: { status?: string; model?: string; createdAfter?: string; limit?: number; cursor?: string } = {}): Promise<JobList> {
+    const search = new URLSearchParams(Object.entries(query).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)] as [string, string]));
+    return (await this.call<JobList>('GET', `/v1/jobs${search.size ? `?${search}` : ''}`)).body;
+  }
+
+  /** The secret webhook deliveries are signed with (for verifyWebhook). */
+  async webhookSecret(): Promise<WebhookSecret> {
+    return (await this.call<WebhookSecret>('GET', '/v1/webhooks/secret')).body;
+  }
+
+  /** A new signing secret; the previous one keeps signing (a second signature) for a day. */
+  async rotateWebhookSecret(): Promise<WebhookSecret> {
+    return (await this.call<WebhookSecret>('POST', '/v1/webhooks/secret/rotate')).body;
+  }
+
+  /** Send a job's latest webhook event again. */
+  async redeliverWebhook(jobId: string): Promise<JobView> {
+    return (await this.call<JobView>('POST', `/v1/jobs/${encodeURIComponent(jobId)}/webhook/redeliver`)).body;
   }
 
   async cancelJob(jobId: string): Promise<JobView> {
@@ -122,8 +153,10 @@ export class PipelineClient {
   }
 
   /**
-   * Poll until the job is terminal. Waits what Retry-After says, but starts quicker (a small job
-   * is often done within the first second) and never polls faster than minIntervalMs.
+   * Wait until the job is terminal: long polls (`Prefer: wait`), so a job costs a handful of
+   * requests, not one a second; against a server that does not hold replies, polls as Retry-After
+   * says, starting quicker (a small job is often done within the first second) and never faster
+   * than minIntervalMs.
    */
   async waitForJob(
     jobId: string,
@@ -132,10 +165,12 @@ export class PipelineClient {
     const deadline = Date.now() + (options.timeoutMs ?? 10 * 60_000);
     let interval = options.minIntervalMs ?? 50;
     for (;;) {
-      const { job, retryAfterMs } = await this.getJob(jobId);
+      const left = Math.floor((deadline - Date.now()) / 1000);
+      const { job, retryAfterMs, waited } = await this.getJob(jobId, { waitSeconds: Math.max(0, Math.min(LONG_POLL_SECONDS, left)) });
       options.onPoll?.(job);
       if (TERMINAL.has(job.status)) return job;
       if (Date.now() + interval > deadline) throw new Error(`job ${jobId} is still ${job.status} after the timeout`);
+      if (waited) continue;
       await new Promise((r) => setTimeout(r, interval));
       interval = Math.min(interval * 1.5, retryAfterMs ?? 1000);
     }

@@ -97,7 +97,8 @@ function plan(...parts: WritePlan[]): WritePlan {
     remove: parts.flatMap((p) => p.remove ?? []),
     add: Object.assign({}, ...parts.map((p) => p.add)),
     values: Object.assign({}, ...parts.map((p) => p.values)),
-    ...(conditions.length ? { condition: conditions.map((c) => `(${c})`).join(' AND ') } : {}),
+    // One condition as it is: DynamoDB refuses redundant parentheses, and the write wraps it once.
+    ...(conditions.length ? { condition: conditions.length === 1 ? conditions[0] : conditions.map((c) => `(${c})`).join(' AND ') } : {}),
   };
 }
 

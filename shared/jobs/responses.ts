@@ -116,6 +116,7 @@ export type JobView = z.infer<typeof JobView>;
 export const JobList = z
   .object({ jobs: z.array(JobView), nextCursor: z.string().optional().describe('pass as `cursor` for the next page; absent on the last') })
   .describe("A page of the owner's jobs, newest first.");
+export type JobList = z.infer<typeof JobList>;
 
 /** The owner's webhook signing secret(s). */
 export const WebhookSecret = z
@@ -125,6 +126,7 @@ export const WebhookSecret = z
     previous: z.object({ secret: z.string(), expiresAt: Timestamp }).optional().describe('after a rotation: still signs (a second signature) until expiresAt'),
   })
   .describe("The owner's webhook signing secret.");
+export type WebhookSecret = z.infer<typeof WebhookSecret>;
 
 /** The reply that creates a job (201): the job, and where to upload its image. */
 export const CreatedJob = JobView.extend({ upload: UploadInstructions });

@@ -8,7 +8,7 @@ import { batchPath, viewOf } from '../jobs/views.ts';
 import { putResult } from '../storage/objects.ts';
 import { createResultUrl } from '../storage/presign.ts';
 import { metrics } from '../metrics.ts';
-import { postponeBatchCheck, recordBatchCompleted, settleOutbox, updateDelivery } from './delivery-store.ts';
+import { holdForSending, postponeBatchCheck, recordBatchCompleted, settleOutbox, updateDelivery } from './delivery-store.ts';
 import type { DeliveryState, LifecycleEvent, WebhookSubscription } from './events.ts';
 import { activeSecrets, ensureSecret, setUrlDisabled } from './owners.ts';
 import { type DeliveryRequest, requestDelivery, MAX_DELAY_SECONDS } from './queue.ts';
@@ -26,6 +26,8 @@ import { BATCH_CHECK_INTERVAL_MS } from '../jobs/create-batch.ts';
 
 /** A payload larger than this sends the job without its inline result, and a resultUrl instead. */
 export const WEBHOOK_PAYLOAD_MAX_BYTES = 20 * 1024;
+/** A send holds its item this much longer than the call's timeout (the writes around it). */
+const SEND_HOLD_MARGIN_MS = 5_000;
 /** Events delivered per run at most (the rest stay due). */
 const EVENTS_PER_RUN = 20;
 
@@ -91,13 +93,19 @@ export async function deliverPending(request: DeliveryRequest, now = Date.now())
     const { delivery, events, webhook } = outbox;
     const event = events[delivery.done];
     if (!event) {
-      await settleOutbox(request, events.length, { ...delivery, status: delivery.status === 'idle' ? 'idle' : delivery.status });
-      return;
+      const { sendingUntil: _released, ...settled } = delivery;
+      // An event recorded since the read keeps the item due: go round again.
+      if (await settleOutbox(request, events.length, settled)) return;
+      continue;
     }
     if (!webhook.events.includes(event.type)) {
       // Not subscribed: passed over without a call.
       if (!(await updateDelivery(request, delivery.done, { delivery: { ...delivery, done: delivery.done + 1 }, dueAt: Date.now() }))) return;
       continue;
+    }
+    if (!(await holdForSending(request, delivery.done, Date.now() + config.WEBHOOK_TIMEOUT_MS + SEND_HOLD_MARGIN_MS, Date.now()))) {
+      // Another deliverer is sending this item's events; it goes on to the rest.
+      return;
     }
     const owner = await ensureSecret(outbox.ownerId);
     if (owner.disabledUrls?.includes(webhook.url)) {

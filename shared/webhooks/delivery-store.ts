@@ -46,6 +46,30 @@ export async function updateDelivery(request: DeliveryRequest, expectedDone: num
 }
 
 /**
+ * Take the item for one send: one deliverer at a time per item, so its events go out in order and
+ * a nudge racing a retry does not send the same event twice. The hold lapses by itself (a deliverer
+ * that crashed); every later delivery write drops it.
+ */
+export async function holdForSending(request: DeliveryRequest, expectedDone: number, until: number, now: number): Promise<boolean> {
+  try {
+    await documentClient().send(
+      new UpdateCommand({
+        TableName: getConfig().TABLE_NAME,
+        Key: keyOf(request),
+        UpdateExpression: 'SET #delivery.#until = :until',
+        ConditionExpression: 'attribute_exists(pk) AND #delivery.#done = :expectedDone AND (attribute_not_exists(#delivery.#until) OR #delivery.#until < :now)',
+        ExpressionAttributeNames: { '#delivery': 'delivery', '#done': 'done', '#until': 'sendingUntil' },
+        ExpressionAttributeValues: { ':until': until, ':expectedDone': expectedDone, ':now': now },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (isConditionFailure(error)) return false;
+    throw error;
+  }
+}
+
+/**
  * Everything delivered: leave the index, unless an event arrived since the read (the list grew):
  * then it stays due and the next run sends it.
  */

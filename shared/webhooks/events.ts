@@ -58,4 +58,6 @@ export interface DeliveryState {
   lastStatus?: number;
   lastError?: string;
   nextAttemptAt?: string;
+  /** Epoch ms until which one deliverer holds the item (one send at a time per item, so events go in order). */
+  sendingUntil?: number;
 }

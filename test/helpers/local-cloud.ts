@@ -20,7 +20,7 @@ export async function startTestCloud(options: Omit<LocalCloudOptions, 'stateDir'
     stateDir,
     fresh: !options.stateDir,
     apiPort: 0,
-    env: { POWERTOOLS_LOG_LEVEL: 'ERROR', ...options.env },
+    env: { POWERTOOLS_LOG_LEVEL: 'ERROR', POWERTOOLS_METRICS_DISABLED: 'true', ...options.env },
     worker: {
       timeoutSeconds: 30,
       // Redelivery after a failure within seconds rather than 6 × the timeout, so retries are testable;

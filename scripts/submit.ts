@@ -1,15 +1,17 @@
 import { statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ApiRequestError, PipelineClient, UploadError, uploadFile } from '#shared/client/pipeline-client.ts';
+import type { JobResult } from '#shared/jobs/responses.ts';
 import { contentTypeOf, parseKeyValues, resolveTarget } from './lib/cli.ts';
 
 /**
- * `npm run submit -- photo.jpg [--model onnx/colors] [--param k=v]… [--api URL] [--key KEY]`
- * Creates a job, streams the file to its upload URL, polls until done, prints the result JSON.
+ * `npm run submit -- photo.jpg [--model onnx/colors] [--param k=v]… [--api URL] [--key KEY] [--json]`
+ * Creates a job, streams the file to its upload URL, polls until done, prints the job as JSON; an
+ * OCR result is printed as its lines (text and confidence) unless --json is given.
  * Exit codes: 0 succeeded; 1 the job failed (its code on stderr); 2 usage; 3 refused by the API or S3.
  */
 
-const usage = 'usage: npm run submit -- <image> [--model NAME] [--param key=value]… [--metadata key=value]… [--api URL] [--key KEY] [--timeout SECONDS]';
+const usage = 'usage: npm run submit -- <image> [--model NAME] [--param key=value]… [--metadata key=value]… [--api URL] [--key KEY] [--timeout SECONDS] [--json]';
 
 let args;
 try {
@@ -22,6 +24,7 @@ try {
       api: { type: 'string' },
       key: { type: 'string' },
       timeout: { type: 'string', default: '600' },
+      json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -64,7 +67,9 @@ try {
     },
   });
   console.error(`job ${done.jobId} ${done.status} in ${Date.now() - started} ms`);
-  console.log(JSON.stringify(done, null, 2));
+  const result = done.result;
+  if (result?.kind === 'ocr' && !values.json) console.log(ocrLines(result));
+  else console.log(JSON.stringify(done, null, 2));
   if (done.status !== 'succeeded') {
     console.error(`error: ${done.error?.code ?? done.status}: ${done.error?.message ?? ''}`);
     process.exit(1);
@@ -76,4 +81,12 @@ try {
   }
   console.error(`error: ${(error as Error).message}`);
   process.exit(1);
+}
+
+/** An OCR result for people: one line per text line, its confidence first so the text is not ragged. */
+function ocrLines(result: Extract<JobResult, { kind: 'ocr' }>): string {
+  const { width, height, format } = result.image;
+  const heading = `${result.lines.length} ${result.lines.length === 1 ? 'line' : 'lines'} read (${result.model}, ${width}×${height} ${format}, ${Math.round(result.timings.totalMs)} ms)`;
+  const lines = result.lines.map((line) => `${(line.confidence * 100).toFixed(1).padStart(5)} %  ${line.text}`);
+  return [heading, ...lines].join('\n');
 }

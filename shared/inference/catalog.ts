@@ -58,9 +58,10 @@ export function loadOnnxEntries(modelsDir: string): (OnnxEntry | BrokenEntry)[] 
     return [];
   }
   return files.map((file) =>
-    onnxEntry(file, `onnx/${file.slice(0, -'.json'.length)}`, readFileSync(join(modelsDir, file), 'utf8'), (manifest) => ({
-      modelPath: join(modelsDir, manifest.file),
-    })),
+    onnxEntry(file, `onnx/${file.slice(0, -'.json'.length)}`, readFileSync(join(modelsDir, file), 'utf8'), (manifest) =>
+      // An OCR manifest names several files, beside it or in an installed package: they are found from its folder.
+      manifest.task === 'ocr' ? { manifestDir: modelsDir } : { modelPath: join(modelsDir, manifest.file) },
+    ),
   );
 }
 
@@ -80,6 +81,7 @@ export async function loadS3OnnxEntries(bucket: string, prefix: string): Promise
       const body = await s3Client().send(new GetObjectCommand({ Bucket: bucket, Key: key }));
       const file = key.slice(prefix.length);
       return onnxEntry(`s3://${bucket}/${key}`, `onnx/${file.slice(0, -'.json'.length)}`, await body.Body!.transformToString(), (manifest) => {
+        if (manifest.task === 'ocr') throw new Error('an OCR model is served only from the bundled models (its files are not fetched from the bucket)');
         const weights = byKey.get(prefix + manifest.file);
         if (!weights) throw new Error(`${manifest.file} is missing beside the manifest`);
         return { modelObject: weights };

@@ -5,8 +5,8 @@ import { JobFailure } from '../errors.ts';
 import { putVector } from '../storage/objects.ts';
 import { ensureCatalog, findModel } from './catalog.ts';
 import { analyzeImage } from './gemini/analyze.ts';
-import { inferOnnx, type OnnxRequest, type OnnxResult, warmUpSession } from './onnx/infer.ts';
-import { localModelPath } from './onnx/model-files.ts';
+import { inferOnnx, type ModelFiles, type OnnxRequest, type OnnxResult, type WarmUpTarget, warmUpSession } from './onnx/infer.ts';
+import { localModelFiles } from './onnx/model-files.ts';
 import { runsInPool } from './pool/choice.ts';
 import { InferencePool } from './pool/pool.ts';
 import { fitsInline } from './tasks/embedding/index.ts';
@@ -51,16 +51,16 @@ export async function runModel(entry: CatalogEntry, input: InferenceInput): Prom
 
 async function runOnnx(entry: OnnxEntry, input: InferenceInput): Promise<OnnxResult> {
   const config = getConfig();
-  let modelPath: string;
+  let files: ModelFiles;
   try {
-    modelPath = await localModelPath(entry);
+    files = await localModelFiles(entry);
   } catch (error) {
     throw JobFailure.permanent('model_error', `${entry.name} failed: ${(error as Error).message}`, error);
   }
   const request: OnnxRequest = {
+    ...files,
     model: entry.name,
     manifest: entry.manifest,
-    modelPath,
     bytes: input.bytes,
     params: input.params,
     maxPixels: config.MAX_INPUT_PIXELS,
@@ -91,7 +91,15 @@ export async function warmUpDefaultModel(): Promise<void> {
   const config = getConfig();
   const entry = findModel(config.DEFAULT_MODEL);
   if (entry?.runtime !== 'onnx' || !entry.available) return;
-  const modelPath = await localModelPath(entry);
-  if (runsInPool(config, entry)) await inferencePool(config).warmUp(modelPath, poolIntraOpThreads(config));
-  else await warmUpSession(modelPath, config.ONNX_INTRA_OP_THREADS);
+  const target = await warmUpTarget(entry);
+  if (runsInPool(config, entry)) await inferencePool(config).warmUp(target, poolIntraOpThreads(config));
+  else await warmUpSession(target, config.ONNX_INTRA_OP_THREADS);
+}
+
+/** The .onnx file to load, or for OCR the engine (its networks and dictionary). */
+async function warmUpTarget(entry: OnnxEntry): Promise<WarmUpTarget> {
+  const { modelPath, manifestDir } = await localModelFiles(entry);
+  if (entry.manifest.task === 'ocr' && manifestDir) return { model: entry.name, manifest: entry.manifest, manifestDir };
+  if (modelPath) return modelPath;
+  throw new Error(`${entry.name} has no weights to load`);
 }

@@ -6,6 +6,7 @@ import type { ModelManifest, OnnxTask } from './onnx/manifest.ts';
 import type { ClassificationResult } from './tasks/classification/result.ts';
 import type { DetectionResult } from './tasks/detection/index.ts';
 import type { EmbeddingResult } from './tasks/embedding/index.ts';
+import type { OcrResult } from './tasks/ocr/result.ts';
 
 /**
  * The types inference shares: what a catalogue entry is, what a run is given and what it returns.
@@ -36,6 +37,8 @@ export interface OnnxEntry extends EntryBase {
   manifest: ModelManifest;
   /** Absolute path of the .onnx file (bundled models) … */
   modelPath?: string;
+  /** … or, for an OCR model (several files), the folder its manifest was read from … */
+  manifestDir?: string;
   /** … or where it is in the bucket (models under MODELS_S3_PREFIX), fetched and cached on first use. */
   modelObject?: { key: string; etag: string };
 }
@@ -53,6 +56,7 @@ export interface BrokenEntry extends EntryBase {
   available: false;
   manifest?: undefined;
   modelPath?: undefined;
+  manifestDir?: undefined;
   modelObject?: undefined;
 }
 
@@ -70,4 +74,4 @@ export interface InferenceInput {
 }
 
 /** What a job's result is, by task. */
-export type InferenceResult = ClassificationResult | DetectionResult | EmbeddingResult | AnalysisResult;
+export type InferenceResult = ClassificationResult | DetectionResult | EmbeddingResult | OcrResult | AnalysisResult;

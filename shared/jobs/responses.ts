@@ -57,6 +57,23 @@ const EmbeddingResult = z.object({
   vector: z.array(z.number()).optional().describe('the embedding itself, when it fits in the result …'),
   vectorUrl: z.url().optional().describe('… or where to GET it (presigned) when it does not'),
 });
+const Point = z.tuple([z.number(), z.number()]);
+const OcrResult = z.object({
+  kind: z.literal('ocr'),
+  model: z.string(),
+  image: ImageInfo.describe('the image as a viewer shows it (after EXIF orientation)'),
+  lines: z
+    .array(
+      z.object({
+        text: z.string(),
+        confidence: Score.describe("mean probability of the line's characters"),
+        box: z.tuple([Point, Point, Point, Point]).describe("the line's corners in image pixels [x, y], clockwise from the text's top-left"),
+      }),
+    )
+    .describe('in reading order'),
+  text: z.string().describe('the lines joined by newlines'),
+  timings: z.object({ decodeMs: z.number(), detectMs: z.number(), classifyMs: z.number(), recognizeMs: z.number(), totalMs: z.number() }),
+});
 const AnalysisResult = z.object({
   kind: z.literal('analysis'),
   model: z.string().describe('gemini/<preset>'),
@@ -67,7 +84,7 @@ const AnalysisResult = z.object({
 
 /** A succeeded job's result, by the model's task (`kind`). */
 export const JobResult = z
-  .discriminatedUnion('kind', [ClassificationResult, DetectionResult, EmbeddingResult, AnalysisResult])
+  .discriminatedUnion('kind', [ClassificationResult, DetectionResult, EmbeddingResult, OcrResult, AnalysisResult])
   .describe('The result, by task; each names its model. A result over ~300 KB is not inline: see resultUrl.');
 export type JobResult = z.infer<typeof JobResult>;
 
@@ -169,7 +186,7 @@ export const CreatedBatch = z
 export type CreatedBatch = z.infer<typeof CreatedBatch>;
 
 const RUNTIMES = ['onnx', 'gemini'] as const satisfies readonly Runtime[];
-const TASKS = ['classification', 'detection', 'embedding', 'analysis'] as const satisfies readonly Task[];
+const TASKS = ['classification', 'detection', 'embedding', 'ocr', 'analysis'] as const satisfies readonly Task[];
 
 export const ModelInfo = z.object({
   name: z.string().describe('what `model` names in POST /v1/jobs: onnx/<name> or gemini/<preset>'),

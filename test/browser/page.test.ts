@@ -7,16 +7,26 @@ import { buildPage } from '../../scripts/build-web.ts';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.ts';
 import { BLUE, GREEN, RED, twoTone } from '../helpers/images.ts';
 import { startTestCloud, type TestCloud } from '../helpers/local-cloud.ts';
+import { renderTextImage, type TextLineSpec } from '../helpers/text-images.ts';
 
 /**
  * The web page in a real browser against a local cloud: key, model, drop, upload to the presigned
- * URL, results drawn, refusals explained, cancel, a batch and its JSONL. Screenshots of each step
+ * URL, results drawn, refusals explained, cancel, a batch and its JSONL, OCR lines and their boxes. Screenshots of each step
  * go to test/browser/artifacts/.
  */
 
 const ARTIFACTS = fileURLToPath(new URL('./artifacts/', import.meta.url));
 /** Time for a job to go through the whole local pipeline and be drawn. */
 const RESULT_TIMEOUT_MS = 15_000;
+/** The first OCR job also loads the detector, recogniser and classifier in the worker. */
+const OCR_RESULT_TIMEOUT_MS = 30_000;
+
+/** What the page of text dropped for OCR says. */
+const OCR_LINES: TextLineSpec[] = [
+  { text: 'Invoice 2024-117', font: 'DejaVu Sans', size: 40 },
+  { text: 'Total amount: 42.50', font: 'Liberation Sans', size: 34 },
+  { text: 'Paid by card on Monday', font: 'DejaVu Serif', size: 30 },
+];
 
 /** A sky: a blue gradient with two white clouds. */
 async function skyPhoto(): Promise<Buffer> {
@@ -186,6 +196,26 @@ describe('the web page', () => {
     await page.getByRole('button', { name: 'Clear finished' }).click();
     expect(await page.locator('#counts').textContent()).toBe('No jobs yet.');
     expect(await page.locator('#jobs-table').isHidden()).toBe(true);
+  });
+
+  it('reads the text of a dropped page with onnx/ocr: the lines beside the image, each boxed on it', async () => {
+    await page.locator('#model').selectOption('onnx/ocr');
+    expect(await page.locator('#model-description').textContent()).toContain('PaddleOCR PP-OCRv4');
+    expect(await page.getByLabel('sideLimit').count()).toBe(1);
+    const { bytes } = await renderTextImage({ width: 900, height: 400, lines: OCR_LINES });
+    await dropFiles(page, [{ name: 'page.png', mimeType: 'image/png', buffer: bytes }]);
+    const lines = page.locator('#detail .ocr-lines li');
+    // The first OCR job loads three networks in the worker.
+    await lines.first().waitFor({ timeout: OCR_RESULT_TIMEOUT_MS });
+    expect(await page.locator('#detail .ocr-text').allTextContents()).toEqual(OCR_LINES.map((l) => l.text));
+    expect(await page.locator('#detail .ocr-side strong').first().textContent()).toBe(`${OCR_LINES.length} lines`);
+    // One box drawn over the image per line; a line in focus lights its box.
+    const shapes = page.locator('#detail .overlay .shape');
+    expect(await shapes.locator('polygon').count()).toBe(OCR_LINES.length);
+    await lines.nth(1).focus();
+    expect(await shapes.nth(1).getAttribute('class')).toContain('active');
+    expect(await rowOf(page, 'page.png').getAttribute('data-state')).toBe('succeeded');
+    await shot('8-ocr');
   });
 
   it('raised no script errors and no Content-Security-Policy violations', () => {

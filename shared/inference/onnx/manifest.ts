@@ -4,6 +4,8 @@ import * as classification from '../tasks/classification/settings.ts';
 import * as detectionParams from '../tasks/detection/params.ts';
 import * as detection from '../tasks/detection/settings.ts';
 import * as embedding from '../tasks/embedding/settings.ts';
+import { OcrManifestSchema } from '../tasks/ocr/manifest.ts';
+import { OCR_PARAMS_DOC, OcrParamsSchema } from '../tasks/ocr/params.ts';
 
 /**
  * An ONNX model is a manifest `models/<name>.json` beside its `.onnx` file; it is served as
@@ -37,12 +39,15 @@ export const ONNX_TASKS = {
   classification: { settings: classification.settingsSchema, params: ClassificationParams, paramsDoc: CLASSIFICATION_PARAMS_DOC },
   detection: { settings: detection.settingsSchema, params: detectionParams.paramsSchema, paramsDoc: detectionParams.paramsDoc },
   embedding: { settings: embedding.settingsSchema, params: embedding.paramsSchema, paramsDoc: embedding.paramsDoc },
+  /** Several networks and a dictionary, so its manifest names its own `files` and has no `file`. */
+  ocr: { settings: OcrManifestSchema, params: OcrParamsSchema, paramsDoc: OCR_PARAMS_DOC },
 } as const;
 
 export const ManifestSchema = z.discriminatedUnion('task', [
   ONNX_TASKS.classification.settings.extend(common),
   ONNX_TASKS.detection.settings.extend(common),
   ONNX_TASKS.embedding.settings.extend(common),
+  ONNX_TASKS.ocr.settings,
 ]);
 
 export type ModelManifest = z.infer<typeof ManifestSchema>;
@@ -50,5 +55,7 @@ export type OnnxTask = ModelManifest['task'];
 export const ONNX_TASK_NAMES = Object.keys(ONNX_TASKS) as OnnxTask[];
 /** The manifest of one task, e.g. `ManifestOf<'detection'>`. */
 export type ManifestOf<T extends OnnxTask> = Extract<ModelManifest, { task: T }>;
+/** A manifest whose model is one .onnx file (every task but OCR). */
+export type SingleFileManifest = Exclude<ModelManifest, { task: 'ocr' }>;
 /** A classifier's manifest: what the demo models and the random benchmark nets are. */
 export type ClassificationManifest = ManifestOf<'classification'>;

@@ -6,6 +6,7 @@ import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { s3Client } from '../../aws.ts';
 import { getConfig } from '../../config.ts';
 import type { OnnxEntry } from '../types.ts';
+import type { ModelFiles } from './infer.ts';
 
 /**
  * The local path of a model's weights: bundled ones as they are; bucket ones downloaded once into
@@ -14,6 +15,12 @@ import type { OnnxEntry } from '../types.ts';
  */
 
 const downloads = new Map<string, Promise<string>>();
+
+/** Where a model's files are on this machine: an OCR model's manifest folder, or the one .onnx file. */
+export async function localModelFiles(entry: OnnxEntry): Promise<ModelFiles> {
+  if (entry.manifestDir) return { manifestDir: entry.manifestDir };
+  return { modelPath: await localModelPath(entry) };
+}
 
 export function localModelPath(entry: OnnxEntry): Promise<string> {
   if (entry.modelPath) return Promise.resolve(entry.modelPath);

@@ -18,6 +18,16 @@ export const POOL_MIN_INPUT_PIXELS = 128 * 128;
 
 export function runsInPool(config: Pick<Config, 'INFERENCE_POOL'>, entry: OnnxEntry): boolean {
   if (config.INFERENCE_POOL !== 'auto') return config.INFERENCE_POOL === 'on';
-  const { width, height } = entry.manifest.input;
-  return availableParallelism() > 1 && width * height >= POOL_MIN_INPUT_PIXELS;
+  return availableParallelism() > 1 && inputPixels(entry) >= POOL_MIN_INPUT_PIXELS;
+}
+
+/**
+ * The pixels a model's network takes in. OCR's detector takes the image scaled to its side limit
+ * (960 px by default) and the recogniser runs once per line: hundreds of milliseconds a job, so
+ * always heavy enough for the pool.
+ */
+function inputPixels(entry: OnnxEntry): number {
+  const { manifest } = entry;
+  if (manifest.task === 'ocr') return manifest.detection.sideLimit ** 2;
+  return manifest.input.width * manifest.input.height;
 }

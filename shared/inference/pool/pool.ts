@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { JobFailure } from '../../errors.ts';
-import type { OnnxRequest, OnnxResult } from '../onnx/infer.ts';
+import type { OnnxRequest, OnnxResult, WarmUpTarget } from '../onnx/infer.ts';
 import { THREAD_BUNDLE } from './entry.ts';
 import { deserializeFailure, type ThreadReply, type ThreadTask } from './protocol.ts';
 
@@ -57,9 +57,9 @@ export class InferencePool {
     return reply.result;
   }
 
-  /** Start every thread and load a model's session in each, so no job pays for either. */
-  async warmUp(modelPath: string, intraOpThreads: number): Promise<void> {
-    await Promise.all(Array.from({ length: this.size }, () => this.submit({ kind: 'warm', modelPath, intraOpThreads }, [])));
+  /** Start every thread and load a model (its session, or its OCR engine) in each, so no job pays for either. */
+  async warmUp(target: WarmUpTarget, intraOpThreads: number): Promise<void> {
+    await Promise.all(Array.from({ length: this.size }, () => this.submit({ kind: 'warm', target, intraOpThreads }, [])));
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,5 @@
 import { type FailureCode, JobFailure } from '../../errors.ts';
-import type { OnnxRequest, OnnxResult } from '../onnx/infer.ts';
+import type { OnnxRequest, OnnxResult, WarmUpTarget } from '../onnx/infer.ts';
 
 /**
  * The messages between the pool and its threads: plain data, structured-cloned (the image's bytes
@@ -8,7 +8,7 @@ import type { OnnxRequest, OnnxResult } from '../onnx/infer.ts';
 
 export type ThreadTask =
   | { id: number; kind: 'infer'; request: OnnxRequest }
-  | { id: number; kind: 'warm'; modelPath: string; intraOpThreads: number };
+  | { id: number; kind: 'warm'; target: WarmUpTarget; intraOpThreads: number };
 
 export interface SerializedFailure {
   code: FailureCode;

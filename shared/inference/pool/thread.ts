@@ -15,7 +15,7 @@ const port = parentPort;
 async function perform(task: ThreadTask): Promise<ThreadReply> {
   try {
     if (task.kind === 'warm') {
-      await warmUpSession(task.modelPath, task.intraOpThreads);
+      await warmUpSession(task.target, task.intraOpThreads);
       return { id: task.id, ok: true };
     }
     return { id: task.id, ok: true, result: await inferOnnx(task.request) };

@@ -161,7 +161,8 @@ export class PipelineStack extends Stack {
       environment: { ...environment, POWERTOOLS_SERVICE_NAME: 'api' },
       bundling: apiBundling(),
     });
-    this.apiFunction.grantTable(this.table, 'readWrite', { batchRead: true });
+    // deleteJobs: a batch whose creation failed removes the jobs it had written.
+    this.apiFunction.grantTable(this.table, 'readWrite', { batchRead: true, deleteJobs: true });
     this.apiFunction.grantIndexQuery(this.table, [TABLE_SCHEMA.ownerIndex.name]);
     // A cancel records job.canceled and nudges its delivery.
     this.webhookQueue.queue.grantSendMessages(this.apiFunction);
@@ -238,8 +239,9 @@ export class PipelineStack extends Stack {
     });
     this.sweepFunction.grantTable(this.table, 'update');
     this.sweepFunction.grantIndexQuery(this.table, [TABLE_SCHEMA.deadlineIndex.name, TABLE_SCHEMA.webhookIndex.name]);
-    // Whether an upload landed: a listing of its exact key (never HeadObject, whose 403 for a missing key would be ambiguous).
-    this.sweepFunction.grantObjects(this.bucket, UPLOAD_PREFIX, ['read']);
+    // Whether an upload landed: a listing of its exact key (never HeadObject, whose 403 for a missing
+    // key would be ambiguous). The sweep never reads the bytes, so it gets the listing only.
+    this.sweepFunction.grantObjects(this.bucket, UPLOAD_PREFIX, ['list']);
     this.jobs.queue.grantSendMessages(this.sweepFunction);
     this.webhookQueue.queue.grantSendMessages(this.sweepFunction);
     new events.Rule(this, 'SweepSchedule', {

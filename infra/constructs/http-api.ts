@@ -6,7 +6,7 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { API_ROUTES, CORS_POLICY } from '../../functions/api/routes.ts';
+import { API_ROUTES, CORS_POLICY, routeKey } from '../../functions/api/routes.ts';
 import { acknowledge } from './nag.ts';
 
 export interface PipelineHttpApiProps {
@@ -98,8 +98,8 @@ export class PipelineHttpApi extends Construct {
       .find((c): c is apigw.CfnAuthorizer => c instanceof apigw.CfnAuthorizer && c.authorizerType === 'REQUEST');
     cfnAuthorizer?.addPropertyDeletionOverride('IdentitySource');
 
-    for (const { created } of publicRoutes) {
-      acknowledge(created, 'AwsSolutions-APIG4', 'GET /v1/health is the unauthenticated liveness check (DESIGN.md); it reads no data.');
+    for (const { route, created } of publicRoutes) {
+      acknowledge(created, 'AwsSolutions-APIG4', PUBLIC_ROUTE_REASONS[routeKey(route) as PublicRouteKey]);
     }
   }
 
@@ -108,6 +108,19 @@ export class PipelineHttpApi extends Construct {
     return this.stage.url;
   }
 }
+
+type PublicRoute = Extract<(typeof API_ROUTES)[number], { authenticated: false }>;
+type PublicRouteKey = PublicRoute extends infer R ? (R extends { method: infer M extends string; path: infer P extends string } ? `${M} ${P}` : never) : never;
+
+/**
+ * Why each route without an authorizer may be public (cdk-nag APIG4). Keyed by every public route
+ * of API_ROUTES, so a new public route does not compile until someone says why it needs no key.
+ */
+const PUBLIC_ROUTE_REASONS: Record<PublicRouteKey, string> = {
+  'GET /': 'GET / is the web page (DESIGN.md: no auth), a static file bundled with the function; it reads no data, and the page calls the other routes with the visitor’s own key.',
+  'GET /v1/health': 'GET /v1/health is the unauthenticated liveness check (DESIGN.md); it reads no data.',
+  'GET /v1/openapi.json': 'GET /v1/openapi.json is the OpenAPI description clients need before they hold a key (DESIGN.md: no auth); it is generated from the schemas and reads no data.',
+};
 
 /** One JSON object per request in the access log. */
 const ACCESS_LOG_FIELDS = {

@@ -8,6 +8,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { acknowledge, acknowledgeWildcardResources } from './nag.ts';
+import { jobKey } from '#shared/jobs/items.ts';
 
 /** The project root: entries, package.json, package-lock.json and models/ are resolved from here. */
 export const PROJECT_ROOT = path.resolve(import.meta.dirname, '..', '..');
@@ -53,10 +54,17 @@ const TABLE_ACTIONS: Record<TableAccess, string[]> = {
   readWrite: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
 };
 
-/** What a function may do with the objects under one bucket prefix. */
-export type ObjectAccess = 'read' | 'write' | 'delete';
+/** Every job item's partition key starts with this (`job#<jobId>`), from the one key function. */
+const JOB_KEY_PREFIX = jobKey('').pk;
 
-const OBJECT_ACTIONS: Record<ObjectAccess, string> = {
+/**
+ * What a function may do with the objects under one bucket prefix. `list` is the prefix-limited
+ * ListBucket alone (whether a key exists, and its size), for a function that never reads the bytes;
+ * `read` includes it.
+ */
+export type ObjectAccess = 'list' | 'read' | 'write' | 'delete';
+
+const OBJECT_ACTIONS: Record<Exclude<ObjectAccess, 'list'>, string> = {
   read: 's3:GetObject',
   write: 's3:PutObject',
   delete: 's3:DeleteObject',
@@ -122,11 +130,22 @@ export class PipelineFunction extends NodejsFunction {
 
   /**
    * Let this function use the table's items as `access` says (the base table only, no index);
-   * `batchRead` adds BatchGetItem (the batch status route reads a batch's jobs in one call).
+   * `batchRead` adds BatchGetItem (the batch status route reads a batch's jobs in one call);
+   * `deleteJobs` adds DeleteItem on job items only (`pk` starting `job#`): a batch whose creation
+   * failed deletes the jobs it wrote (shared/jobs/batch-store.ts deleteJobs), and nothing else may go.
    */
-  grantTable(table: ITable, access: TableAccess, options: { batchRead?: boolean } = {}): void {
+  grantTable(table: ITable, access: TableAccess, options: { batchRead?: boolean; deleteJobs?: boolean } = {}): void {
     const actions = [...TABLE_ACTIONS[access], ...(options.batchRead ? ['dynamodb:BatchGetItem'] : [])];
     this.addToRolePolicy(new iam.PolicyStatement({ actions, resources: [table.tableArn] }));
+    if (options.deleteJobs) {
+      this.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['dynamodb:DeleteItem'],
+          resources: [table.tableArn],
+          conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${JOB_KEY_PREFIX}*`] } },
+        }),
+      );
+    }
   }
 
   /** Let this function Query the named indexes of the table (listing, the sweep's due items). */
@@ -144,8 +163,16 @@ export class PipelineFunction extends NodejsFunction {
    */
   grantObjects(bucket: IBucket, prefix: string, access: readonly ObjectAccess[]): void {
     const objects = bucket.arnForObjects(`${prefix}*`);
-    this.addToRolePolicy(new iam.PolicyStatement({ actions: access.map((a) => OBJECT_ACTIONS[a]), resources: [objects] }));
-    if (access.includes('read')) {
+    const objectActions = access.flatMap((a) => (a === 'list' ? [] : [OBJECT_ACTIONS[a]]));
+    if (objectActions.length > 0) {
+      this.addToRolePolicy(new iam.PolicyStatement({ actions: objectActions, resources: [objects] }));
+      acknowledgeWildcardResources(
+        this.role!,
+        [objects],
+        `Object access is limited to the ${prefix} prefix of the pipeline bucket; keys under it are per-job ids, so the grant has to cover the prefix.`,
+      );
+    }
+    if (access.includes('read') || access.includes('list')) {
       this.addToRolePolicy(
         new iam.PolicyStatement({
           actions: ['s3:ListBucket'],
@@ -154,10 +181,5 @@ export class PipelineFunction extends NodejsFunction {
         }),
       );
     }
-    acknowledgeWildcardResources(
-      this.role!,
-      [objects],
-      `Object access is limited to the ${prefix} prefix of the pipeline bucket; keys under it are per-job ids, so the grant has to cover the prefix.`,
-    );
   }
 }

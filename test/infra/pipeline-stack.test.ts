@@ -2,13 +2,30 @@ import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { apiKeyFromSecretString } from '#shared/inference/gemini/api-key.ts';
 import { TABLE_SCHEMA } from '#shared/jobs/table.ts';
-import { synthesize } from './synth.ts';
+import { API_ROUTES, CORS_POLICY, routeKey } from '../../functions/api/routes.ts';
+import { acknowledgements, synthesize, type Synthesized } from './synth.ts';
+import {
+  actionsOf,
+  BASE_GRANTS,
+  CONSUME_MESSAGES,
+  functionId,
+  grantsOf,
+  logicalId,
+  only,
+  PIPELINE_SERVICES,
+  SEND_MESSAGES,
+  statementsOf,
+} from './template.ts';
 
 /**
  * The stack, proven by targeted assertions on the synthesized template: one synth with the
- * defaults (dev) and one with every option set (prod), bundling skipped.
+ * defaults (dev) and one with every option set (prod), bundling skipped. The lifecycle's own
+ * resources (webhook queue and delivery, the sweep and its schedule, indexes, metrics) are
+ * specified in lifecycle.test.ts.
  */
 
+let devSynth: Synthesized;
+let prodSynth: Synthesized;
 let dev: Template;
 let prod: Template;
 
@@ -32,60 +49,35 @@ const PROD_CONTEXT = {
 };
 
 beforeAll(() => {
-  dev = synthesize().template;
-  prod = synthesize(PROD_CONTEXT).template;
+  devSynth = synthesize();
+  dev = devSynth.template;
+  prodSynth = synthesize(PROD_CONTEXT);
+  prod = prodSynth.template;
 }, 60_000);
 
-/** The one resource of a type whose properties match, with its logical id. */
-function only(template: Template, type: string, props: object = {}): [string, { Properties: Record<string, unknown> }] {
-  const found = Object.entries(template.findResources(type, { Properties: Match.objectLike(props) }));
-  expect(found, `${type} matching ${JSON.stringify(props)}`).toHaveLength(1);
-  return found[0] as [string, { Properties: Record<string, unknown> }];
-}
-
-function functionId(template: Template, serviceName: string): string {
-  return only(template, 'AWS::Lambda::Function', {
-    Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: serviceName }) },
-  })[0];
-}
-
-/** Every statement of the role policy attached to a function's role. */
-function statementsOf(template: Template, fnId: string): Array<Record<string, any>> {
-  const fn = template.toJSON().Resources[fnId];
-  const roleId = fn.Properties.Role['Fn::GetAtt'][0];
-  const policies = Object.values(
-    template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: roleId }] } }),
-  ) as Array<{ Properties: { PolicyDocument: { Statement: Array<Record<string, any>> } } }>;
-  return policies.flatMap((p) => p.Properties.PolicyDocument.Statement);
-}
-
-function actionsOf(statements: Array<Record<string, any>>): string[] {
-  return statements.flatMap((s) => [s.Action].flat()).sort();
-}
+const fnProps = (template: Template, service: (typeof PIPELINE_SERVICES)[number]) =>
+  template.toJSON().Resources[functionId(template, service)].Properties as Record<string, any>;
 
 describe('functions', () => {
-  it('creates exactly the four pipeline functions, plus CDK’s notification and auto-delete helpers', () => {
-    dev.resourceCountIs('AWS::Lambda::Function', 6);
-    for (const service of ['api', 'authorizer', 'worker', 'dead-letter']) functionId(dev, service);
+  it('creates exactly the six pipeline functions, plus CDK’s notification and auto-delete helpers', () => {
+    dev.resourceCountIs('AWS::Lambda::Function', PIPELINE_SERVICES.length + 2);
+    for (const service of PIPELINE_SERVICES) functionId(dev, service);
   });
 
   it('runs Node.js 24 on arm64 by default, x86_64 when the context says so, with tracing', () => {
-    for (const service of ['api', 'authorizer', 'worker']) {
-      const [, devFn] = only(dev, 'AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: service }) } });
-      expect(devFn.Properties).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], Handler: 'index.handler', TracingConfig: { Mode: 'Active' } });
-      const [, prodFn] = only(prod, 'AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: service }) } });
-      expect(prodFn.Properties.Architectures).toEqual(['x86_64']);
+    for (const service of PIPELINE_SERVICES) {
+      expect(fnProps(dev, service), service).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], Handler: 'index.handler', TracingConfig: { Mode: 'Active' } });
+      expect(fnProps(prod, service).Architectures, service).toEqual(['x86_64']);
     }
   });
 
   it('gives each function its own log group with the stage’s retention', () => {
-    dev.resourceCountIs('AWS::Logs::LogGroup', 5); // four functions + API access logs
+    dev.resourceCountIs('AWS::Logs::LogGroup', PIPELINE_SERVICES.length + 1); // one per function + API access logs
     dev.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 7 });
     prod.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 90 });
-    for (const service of ['api', 'authorizer', 'worker', 'dead-letter']) {
-      const [, fn] = only(dev, 'AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: service }) } });
-      expect(fn.Properties.LoggingConfig).toEqual({ LogGroup: { Ref: expect.stringMatching(/LogGroup/) } });
-    }
+    const groups = PIPELINE_SERVICES.map((service) => fnProps(dev, service).LoggingConfig);
+    for (const group of groups) expect(group).toEqual({ LogGroup: { Ref: expect.stringMatching(/LogGroup/) } });
+    expect(new Set(groups.map((g) => g.LogGroup.Ref)).size).toBe(PIPELINE_SERVICES.length);
     expect(Object.values(prod.findResources('AWS::Logs::LogGroup')).every((r) => r.DeletionPolicy === 'Retain')).toBe(true);
   });
 
@@ -108,7 +100,7 @@ describe('functions', () => {
       NODE_OPTIONS: '--enable-source-maps',
       GEMINI_API_KEY_SECRET_ARN: Match.anyValue(),
     };
-    for (const service of ['api', 'authorizer', 'worker']) {
+    for (const service of PIPELINE_SERVICES) {
       dev.hasResourceProperties('AWS::Lambda::Function', {
         Environment: { Variables: Match.objectLike({ ...expected, POWERTOOLS_SERVICE_NAME: service }) },
       });
@@ -122,122 +114,128 @@ describe('functions', () => {
   });
 
   it('sizes the worker for inference and keeps the API and authorizer small', () => {
-    dev.hasResourceProperties('AWS::Lambda::Function', {
-      MemorySize: 2048,
-      Timeout: 120,
-      Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'worker' }) },
-    });
-    dev.hasResourceProperties('AWS::Lambda::Function', {
-      MemorySize: 512,
-      Timeout: 10,
-      Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'api' }) },
-    });
-    dev.hasResourceProperties('AWS::Lambda::Function', {
-      MemorySize: 256,
-      Timeout: 5,
-      Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'authorizer' }) },
-    });
+    expect(fnProps(dev, 'worker')).toMatchObject({ MemorySize: 2048, Timeout: 120 });
+    expect(fnProps(dev, 'api')).toMatchObject({ MemorySize: 512, Timeout: 10 });
+    expect(fnProps(dev, 'authorizer')).toMatchObject({ MemorySize: 256, Timeout: 5 });
   });
 });
 
 describe('least-privilege IAM', () => {
   it('gives no function a managed policy; each role starts from writing its own log group', () => {
-    for (const service of ['api', 'authorizer', 'worker', 'dead-letter']) {
+    for (const service of PIPELINE_SERVICES) {
       const fnId = functionId(dev, service);
       const roleId = dev.toJSON().Resources[fnId].Properties.Role['Fn::GetAtt'][0];
-      expect(dev.toJSON().Resources[roleId].Properties.ManagedPolicyArns).toBeUndefined();
+      expect(dev.toJSON().Resources[roleId].Properties.ManagedPolicyArns, service).toBeUndefined();
       const logs = statementsOf(dev, fnId).find((s) => actionsOf([s]).includes('logs:PutLogEvents'))!;
       expect(actionsOf([logs])).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
-      expect(JSON.stringify(logs.Resource)).toMatch(new RegExp(`${{ api: 'Api', worker: 'Worker', authorizer: 'Authorizer', 'dead-letter': 'DeadLetter' }[service]}FunctionLogGroup`));
+      expect(JSON.stringify(logs.Resource)).toContain(`"${fnProps(dev, service).LoggingConfig.LogGroup.Ref}"`);
+      expect(grantsOf(devSynth, service)['own log group']).toEqual(BASE_GRANTS['own log group']);
     }
   });
 
   it('grants "*" only for the X-Ray actions, which have no resource-level permissions', () => {
-    for (const service of ['api', 'authorizer', 'worker', 'dead-letter']) {
-      const wildcard = statementsOf(dev, functionId(dev, service)).filter((s) => s.Resource === '*');
-      expect(actionsOf(wildcard)).toEqual(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+    for (const service of PIPELINE_SERVICES) {
+      const wildcard = statementsOf(dev, functionId(dev, service)).filter((s) => [s.Resource].flat().includes('*'));
+      expect(actionsOf(wildcard), service).toEqual(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
     }
   });
 
+  // Each function's complete grants (toEqual: anything more fails), from the AWS calls its code makes.
+
   it('lets the authorizer read single items of the table and nothing else', () => {
-    const statements = statementsOf(dev, functionId(dev, 'authorizer'));
-    const data = statements.filter((s) => !actionsOf([s]).some((a) => a.startsWith('logs:') || a.startsWith('xray:')));
-    expect(actionsOf(data)).toEqual(['dynamodb:GetItem']);
-    expect(data[0]!.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^JobsTable/), 'Arn'] });
+    expect(grantsOf(devSynth, 'authorizer')).toEqual({ ...BASE_GRANTS, table: ['dynamodb:GetItem'] });
   });
 
-  it('lets the API write jobs, sign uploads and result downloads, and check whether an upload landed', () => {
-    const statements = statementsOf(dev, functionId(dev, 'api'));
-    expect(actionsOf(statements.filter((s) => JSON.stringify(s.Resource).includes('JobsTable')))).toEqual([
-      'dynamodb:BatchGetItem',
-      'dynamodb:GetItem',
-      'dynamodb:PutItem',
-      'dynamodb:UpdateItem',
-    ]);
-    const objectActions = (prefix: string) =>
-      actionsOf(statements.filter((s) => s.Action !== 's3:ListBucket' && JSON.stringify(s.Resource).includes(`/${prefix}`)));
-    expect(objectActions('uploads/*')).toEqual(['s3:GetObject', 's3:PutObject']);
-    expect(objectActions('results/*')).toEqual(['s3:GetObject']);
-    // Without ListBucket S3 answers a missing key with 403, not 404.
-    expect(statements).toContainEqual(listStatement('uploads/*'));
-    // It lists the bucket's models and reads their manifests (GET /v1/models, job creation).
-    expect(objectActions('models/*')).toEqual(['s3:GetObject']);
-    expect(statements).toContainEqual(listStatement('models/*'));
-    expect(actionsOf(statements)).not.toContain('s3:DeleteObject');
-    expect(actionsOf(statements).filter((a) => a.startsWith('secretsmanager:'))).toEqual([]);
+  it('lets the API write jobs, list by owner, sign uploads and result downloads, nudge webhooks, and undo a failed batch', () => {
+    expect(grantsOf(devSynth, 'api')).toEqual({
+      ...BASE_GRANTS,
+      table: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      // A batch whose creation failed deletes the jobs it wrote (shared/jobs/batch-store.ts deleteJobs): job items only.
+      'table when dynamodb:LeadingKeys ForAllValues:StringLike job#*': ['dynamodb:DeleteItem'],
+      // GET /v1/jobs (shared/jobs/list-jobs.ts).
+      [`table/index/${TABLE_SCHEMA.ownerIndex.name}`]: ['dynamodb:Query'],
+      'bucket/uploads/*': ['s3:GetObject', 's3:PutObject'],
+      'bucket/results/*': ['s3:GetObject'],
+      // It lists the bucket's models and reads their manifests (GET /v1/models, job creation).
+      'bucket/models/*': ['s3:GetObject'],
+      // Without ListBucket S3 answers a missing key with 403, not 404.
+      'bucket when s3:prefix StringLike uploads/*': ['s3:ListBucket'],
+      'bucket when s3:prefix StringLike results/*': ['s3:ListBucket'],
+      'bucket when s3:prefix StringLike models/*': ['s3:ListBucket'],
+      // A cancel or a redeliver nudges delivery.
+      'webhook queue': SEND_MESSAGES,
+    });
   });
 
-  it('lets the worker read uploads and models, write results, read the Gemini key, and consume the queue', () => {
-    const statements = statementsOf(dev, functionId(dev, 'worker'));
-    // It moves jobs through the lifecycle and never creates items.
-    expect(actionsOf(statements.filter((s) => JSON.stringify(s.Resource).includes('JobsTable')))).toEqual([
-      'dynamodb:GetItem',
-      'dynamodb:UpdateItem',
-    ]);
-    const objectGrants = statements.filter((s) => JSON.stringify(s.Resource).includes('/uploads/*') || JSON.stringify(s.Resource).includes('/results/*') || JSON.stringify(s.Resource).includes('/models/*'));
-    const byPrefix = (prefix: string) => actionsOf(objectGrants.filter((s) => JSON.stringify(s.Resource).includes(prefix)));
-    expect(byPrefix('/uploads/*')).toEqual(['s3:GetObject']);
-    expect(byPrefix('/models/*')).toEqual(['s3:GetObject']);
-    expect(statements).toContainEqual(listStatement('models/*'));
-    expect(byPrefix('/results/*')).toEqual(['s3:PutObject']);
-    expect(statements).toContainEqual(
-      expect.objectContaining({ Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'], Resource: { Ref: expect.stringMatching(/^GeminiApiKey/) } }),
-    );
-    expect(actionsOf(statements)).toEqual(expect.arrayContaining(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility']));
-    expect(actionsOf(statements)).not.toContain('sqs:SendMessage');
+  it('lets the worker read uploads and models, write results, read the Gemini key, consume the jobs queue and nudge webhooks', () => {
+    expect(grantsOf(devSynth, 'worker')).toEqual({
+      ...BASE_GRANTS,
+      // It moves jobs through the lifecycle and never creates items.
+      table: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+      'bucket/uploads/*': ['s3:GetObject'],
+      'bucket/models/*': ['s3:GetObject'],
+      'bucket/results/*': ['s3:PutObject'],
+      'bucket when s3:prefix StringLike uploads/*': ['s3:ListBucket'],
+      'bucket when s3:prefix StringLike models/*': ['s3:ListBucket'],
+      'Gemini secret': ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'],
+      'jobs queue': CONSUME_MESSAGES,
+      'webhook queue': SEND_MESSAGES,
+    });
+  });
+
+  it('lets the dead-letter function update jobs, consume the jobs DLQ and nudge webhooks', () => {
+    expect(grantsOf(devSynth, 'dead-letter')).toEqual({
+      ...BASE_GRANTS,
+      table: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+      'jobs DLQ': CONSUME_MESSAGES,
+      'webhook queue': SEND_MESSAGES,
+    });
+  });
+
+  it('lets the webhook deliverer read jobs and batches, update their outboxes, park large results and consume (and re-queue on) its queue', () => {
+    expect(grantsOf(devSynth, 'webhooks')).toEqual({
+      ...BASE_GRANTS,
+      // getJob / getBatch / the owner's secrets; a batch's jobs in one call; delivery bookkeeping. No PutItem.
+      table: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
+      // An oversized payload's result goes to results/ and is linked with a presigned GET.
+      'bucket/results/*': ['s3:GetObject', 's3:PutObject'],
+      'bucket when s3:prefix StringLike results/*': ['s3:ListBucket'],
+      // A retry within SQS's delay limit is a delayed message to its own queue.
+      'webhook queue': [...new Set([...CONSUME_MESSAGES, ...SEND_MESSAGES])].sort(),
+    });
+  });
+
+  it('lets the sweep query only its two timer indexes, list (not read) uploads, and send to both queues', () => {
+    expect(grantsOf(devSynth, 'sweep')).toEqual({
+      ...BASE_GRANTS,
+      table: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+      [`table/index/${TABLE_SCHEMA.deadlineIndex.name}`]: ['dynamodb:Query'],
+      [`table/index/${TABLE_SCHEMA.webhookIndex.name}`]: ['dynamodb:Query'],
+      // findUpload lists the exact key; the sweep never reads an upload's bytes.
+      'bucket when s3:prefix StringLike uploads/*': ['s3:ListBucket'],
+      // A stalled job's upload notification again, and due webhook deliveries (SendMessageBatch is authorized as SendMessage).
+      'jobs queue': SEND_MESSAGES,
+      'webhook queue': SEND_MESSAGES,
+    });
   });
 });
 
 describe('dead letters', () => {
-  it('lets the dead-letter function read and update jobs only, and consume the DLQ with partial batch failures', () => {
-    const statements = statementsOf(dev, functionId(dev, 'dead-letter'));
-    const data = statements.filter((s) => !actionsOf([s]).some((a) => a.startsWith('logs:') || a.startsWith('xray:') || a.startsWith('sqs:')));
-    expect(actionsOf(data)).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem']);
+  it('consumes the jobs DLQ with partial batch failures', () => {
     dev.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       FunctionName: { Ref: functionId(dev, 'dead-letter') },
-      EventSourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('DeadLetter'), 'Arn'] },
+      EventSourceArn: { 'Fn::GetAtt': [logicalId(devSynth.stack, devSynth.stack.jobs.deadLetterQueue), 'Arn'] },
       FunctionResponseTypes: ['ReportBatchItemFailures'],
     });
   });
 });
 
-function listStatement(prefix: string) {
-  return expect.objectContaining({ Action: 's3:ListBucket', Condition: { StringLike: { 's3:prefix': [prefix] } } });
-}
-
 describe('HTTP API', () => {
-  it('routes every v1 route to the API function, all but health behind the authorizer', () => {
+  it('routes every route of API_ROUTES to the API function, all but the public ones behind the authorizer', () => {
     const routes = Object.values(dev.findResources('AWS::ApiGatewayV2::Route')).map((r) => r.Properties);
     const byKey = Object.fromEntries(routes.map((r) => [r.RouteKey, r.AuthorizationType]));
-    expect(byKey).toEqual({
-      'POST /v1/jobs': 'CUSTOM',
-      'GET /v1/jobs/{jobId}': 'CUSTOM',
-      'DELETE /v1/jobs/{jobId}': 'CUSTOM',
-      'GET /v1/models': 'CUSTOM',
-      'POST /v1/batches': 'CUSTOM',
-      'GET /v1/batches/{batchId}': 'CUSTOM',
-      'GET /v1/health': 'NONE',
-    });
+    expect(byKey).toEqual(Object.fromEntries(API_ROUTES.map((route) => [routeKey(route), route.authenticated ? 'CUSTOM' : 'NONE'])));
+    expect(routes.filter((r) => r.AuthorizationType === 'CUSTOM').every((r) => r.AuthorizerId !== undefined)).toBe(true);
     dev.resourceCountIs('AWS::ApiGatewayV2::Integration', 1);
     dev.hasResourceProperties('AWS::ApiGatewayV2::Integration', {
       IntegrationType: 'AWS_PROXY',
@@ -263,12 +261,25 @@ describe('HTTP API', () => {
     });
   });
 
-  it('answers CORS preflights for the configured origins', () => {
+  it('says why each public route needs no key (cdk-nag APIG4), route by route', () => {
+    const publicRoutes = API_ROUTES.filter((route) => !route.authenticated).map(routeKey);
+    const reasons = acknowledgements(devSynth.app).filter((ack) => ack.rule === 'AwsSolutions-APIG4');
+    expect(reasons).toHaveLength(publicRoutes.length);
+    for (const key of publicRoutes) expect(reasons.filter((ack) => ack.reason.startsWith(`${key} `)), key).toHaveLength(1);
+  });
+
+  it('answers CORS preflights for the configured origins, with the headers clients send and read', () => {
     const cors = {
-      AllowMethods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
-      AllowHeaders: ['content-type', 'x-api-key', 'idempotency-key'],
-      ExposeHeaders: ['retry-after', 'location', 'idempotent-replayed'],
+      AllowMethods: [...CORS_POLICY.allowMethods],
+      AllowHeaders: [...CORS_POLICY.allowHeaders],
+      ExposeHeaders: [...CORS_POLICY.exposeHeaders],
+      MaxAge: CORS_POLICY.maxAgeSeconds,
     };
+    // Credentials either way, replays and preferences in; polling, replays and rate limits out.
+    expect(cors.AllowHeaders).toEqual(expect.arrayContaining(['content-type', 'x-api-key', 'authorization', 'idempotency-key', 'prefer']));
+    expect(cors.ExposeHeaders).toEqual(
+      expect.arrayContaining(['retry-after', 'location', 'idempotent-replayed', 'preference-applied', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset']),
+    );
     dev.hasResourceProperties('AWS::ApiGatewayV2::Api', { CorsConfiguration: Match.objectLike({ ...cors, AllowOrigins: ['*'] }) });
     prod.hasResourceProperties('AWS::ApiGatewayV2::Api', {
       CorsConfiguration: Match.objectLike({ ...cors, AllowOrigins: ['https://app.example.com', 'https://admin.example.com'] }),
@@ -339,7 +350,7 @@ describe('bucket', () => {
   });
 
   it('sends ObjectCreated under uploads/ to the jobs queue, which lets only this bucket send', () => {
-    const [queueId] = only(dev, 'AWS::SQS::Queue', { RedrivePolicy: Match.anyValue() });
+    const queueId = logicalId(devSynth.stack, devSynth.stack.jobs.queue);
     dev.hasResourceProperties('Custom::S3BucketNotifications', {
       NotificationConfiguration: {
         QueueConfigurations: [
@@ -375,11 +386,11 @@ describe('bucket', () => {
 });
 
 describe('queues', () => {
-  it('encrypts both queues and refuses non-TLS access', () => {
-    dev.resourceCountIs('AWS::SQS::Queue', 2);
+  it('encrypts every queue (jobs, webhooks, and their DLQs) and refuses non-TLS access', () => {
+    dev.resourceCountIs('AWS::SQS::Queue', 4);
     dev.allResourcesProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
     const policies = Object.values(dev.findResources('AWS::SQS::QueuePolicy'));
-    expect(policies).toHaveLength(2);
+    expect(policies).toHaveLength(4);
     for (const policy of policies) {
       expect(policy.Properties.PolicyDocument.Statement).toContainEqual(
         expect.objectContaining({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
@@ -387,21 +398,27 @@ describe('queues', () => {
     }
   });
 
-  it('sets the visibility timeout to 6 × the worker timeout plus the batching window', () => {
-    dev.hasResourceProperties('AWS::SQS::Queue', { VisibilityTimeout: 6 * 120 + 1, RedrivePolicy: Match.objectLike({ maxReceiveCount: 5 }) });
-    prod.hasResourceProperties('AWS::SQS::Queue', { VisibilityTimeout: 6 * 60 + 2 });
+  it('sets the jobs queue’s visibility timeout to 6 × the worker timeout plus the batching window', () => {
+    const jobsQueue = (synth: Synthesized) => synth.template.toJSON().Resources[logicalId(synth.stack, synth.stack.jobs.queue)].Properties;
+    expect(jobsQueue(devSynth)).toMatchObject({ VisibilityTimeout: 6 * 120 + 1, RedrivePolicy: { maxReceiveCount: 5 } });
+    expect(jobsQueue(prodSynth)).toMatchObject({ VisibilityTimeout: 6 * 60 + 2, RedrivePolicy: { maxReceiveCount: 3 } });
   });
 
   it('keeps dead letters 14 days', () => {
-    const [dlqId] = only(dev, 'AWS::SQS::Queue', { MessageRetentionPeriod: 14 * 24 * 3600 });
-    dev.hasResourceProperties('AWS::SQS::Queue', {
-      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [dlqId, 'Arn'] }, maxReceiveCount: 5 },
-    });
+    const { stack } = devSynth;
+    for (const queues of [stack.jobs, stack.webhookQueue]) {
+      const dlqId = logicalId(stack, queues.deadLetterQueue);
+      expect(dev.toJSON().Resources[dlqId].Properties.MessageRetentionPeriod).toBe(14 * 24 * 3600);
+      expect(dev.toJSON().Resources[logicalId(stack, queues.queue)].Properties.RedrivePolicy).toEqual({
+        deadLetterTargetArn: { 'Fn::GetAtt': [dlqId, 'Arn'] },
+        maxReceiveCount: 5,
+      });
+    }
   });
 
   it('feeds the worker in batches with partial failures and a concurrency cap', () => {
-    const [queueId] = only(dev, 'AWS::SQS::Queue', { RedrivePolicy: Match.anyValue() });
-    dev.resourceCountIs('AWS::Lambda::EventSourceMapping', 2); // the worker's, and the DLQ consumer's
+    const queueId = logicalId(devSynth.stack, devSynth.stack.jobs.queue);
+    dev.resourceCountIs('AWS::Lambda::EventSourceMapping', 3); // the worker's, the DLQ consumer's, the webhook deliverer's
     dev.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       EventSourceArn: { 'Fn::GetAtt': [queueId, 'Arn'] },
       FunctionName: { Ref: functionId(dev, 'worker') },
@@ -411,6 +428,7 @@ describe('queues', () => {
       ScalingConfig: { MaximumConcurrency: 5 },
     });
     prod.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: functionId(prod, 'worker') },
       BatchSize: 4,
       MaximumBatchingWindowInSeconds: 2,
       ScalingConfig: { MaximumConcurrency: 7 },
@@ -419,23 +437,14 @@ describe('queues', () => {
 });
 
 describe('table', () => {
-  it('is on demand with TTL, point-in-time recovery and the owner index', () => {
+  // Its indexes (byOwner, byDeadline, byWebhookDue) are specified in lifecycle.test.ts.
+  it('is on demand with TTL and point-in-time recovery', () => {
     dev.resourceCountIs('AWS::DynamoDB::Table', 1);
     dev.hasResourceProperties('AWS::DynamoDB::Table', {
       BillingMode: 'PAY_PER_REQUEST',
       KeySchema: [{ AttributeName: TABLE_SCHEMA.partitionKey, KeyType: 'HASH' }],
       TimeToLiveSpecification: { AttributeName: TABLE_SCHEMA.ttlAttribute, Enabled: true },
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
-      GlobalSecondaryIndexes: [
-        {
-          IndexName: TABLE_SCHEMA.ownerIndex.name,
-          KeySchema: [
-            { AttributeName: TABLE_SCHEMA.ownerIndex.partitionKey, KeyType: 'HASH' },
-            { AttributeName: TABLE_SCHEMA.ownerIndex.sortKey, KeyType: 'RANGE' },
-          ],
-          Projection: { ProjectionType: 'ALL' },
-        },
-      ],
     });
   });
 
@@ -458,16 +467,17 @@ describe('Gemini API key secret', () => {
     const workerStatements = statementsOf(prod, functionId(prod, 'worker'));
     const read = workerStatements.find((s) => actionsOf([s]).includes('secretsmanager:GetSecretValue'))!;
     expect(JSON.stringify(read.Resource)).toContain(':secret:inference/gemini-api-key-??????');
-    for (const service of ['api', 'authorizer']) {
-      expect(actionsOf(statementsOf(prod, functionId(prod, service))).filter((a) => a.startsWith('secretsmanager:'))).toEqual([]);
+    for (const service of PIPELINE_SERVICES.filter((s) => s !== 'worker')) {
+      expect(actionsOf(statementsOf(prod, functionId(prod, service))).filter((a) => a.startsWith('secretsmanager:')), service).toEqual([]);
     }
   });
 });
 
 describe('alarms and budget', () => {
+  // The lifecycle's alarms (webhook failure rate, stuck jobs, sweep errors) are specified in lifecycle.test.ts.
   it('alarms to one SNS topic on dead-lettered jobs, an undrained DLQ, queue age, worker errors and throttles, and API 5xx', () => {
     dev.resourceCountIs('AWS::SNS::Topic', 1);
-    dev.resourceCountIs('AWS::CloudWatch::Alarm', 6);
+    dev.resourceCountIs('AWS::CloudWatch::Alarm', 6 + 3);
     const alarm = (metric: string, namespace: string, extra: object = {}) =>
       dev.hasResourceProperties('AWS::CloudWatch::Alarm', {
         MetricName: metric,

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 /**
  * `npm run keys -- create --owner ID [--name TEXT] [--rate N --burst N --quota N/day|N/month]` | `list [--owner ID]`
  * | `update KEY_PREFIX_OR_HASH [--rate N] [--burst N] [--quota N/day|N/month]` | `revoke KEY_PREFIX_OR_HASH`
+ * | `webhook --owner ID --url URL [--events …] | --clear` (the owner's default webhook, for jobs created without one)
  *
  * Manages API keys where the API looks them up: the jobs table. By default the running local
  * cloud's table (.local/endpoints.json); with `--table NAME [--region R]` a deployed stack's, using
@@ -15,7 +16,8 @@ const usage = `usage:
   npm run keys -- create --owner ID [--name TEXT] [--rate N --burst N --quota N/day|N/month] [--table NAME --region R]
   npm run keys -- list [--owner ID] [--table NAME --region R]
   npm run keys -- update KEY_PREFIX_OR_HASH [--rate N] [--burst N] [--quota N/day|N/month] [--table NAME --region R]
-  npm run keys -- revoke KEY_PREFIX_OR_HASH [--table NAME --region R]`;
+  npm run keys -- revoke KEY_PREFIX_OR_HASH [--table NAME --region R]
+  npm run keys -- webhook --owner ID (--url URL [--events job.succeeded,job.failed,…] | --clear) [--table NAME --region R]`;
 
 let parsed;
 try {
@@ -27,6 +29,9 @@ try {
       rate: { type: 'string' },
       burst: { type: 'string' },
       quota: { type: 'string' },
+      url: { type: 'string' },
+      events: { type: 'string' },
+      clear: { type: 'boolean', default: false },
       table: { type: 'string' },
       region: { type: 'string' },
       'state-dir': { type: 'string', default: '.local' },
@@ -39,7 +44,7 @@ try {
 }
 const { values, positionals } = parsed;
 const [command, argument] = positionals;
-if (values.help || !command || !['create', 'list', 'update', 'revoke'].includes(command)) {
+if (values.help || !command || !['create', 'list', 'update', 'revoke', 'webhook'].includes(command)) {
   console.error(usage);
   process.exit(values.help ? 0 : 2);
 }
@@ -115,6 +120,21 @@ try {
       console.log([k.keyPrefix + '…', k.ownerId, k.name, k.createdAt, state, k.plan ? describePlan(k.plan) : 'default plan', k.keyHash].join('\t'));
     }
     if (keys.length === 0) console.error('no keys');
+  } else if (command === 'webhook') {
+    if (!values.owner) throw new Error('webhook needs --owner ID');
+    const { setDefaultWebhook } = await import('#shared/webhooks/owners.ts');
+    if (values.clear) {
+      await setDefaultWebhook(values.owner, undefined);
+      console.error(`owner ${values.owner} has no default webhook now`);
+    } else {
+      if (!values.url) throw new Error('webhook needs --url URL (or --clear)');
+      const { subscriptionOf, WebhookRequest } = await import('#shared/webhooks/events.ts');
+      const request = WebhookRequest.safeParse({ url: values.url, ...(values.events ? { events: values.events.split(',').map((e) => e.trim()) } : {}) });
+      if (!request.success) throw new Error(request.error.issues.map((i) => `${i.path.join('.') || 'url'}: ${i.message}`).join('; '));
+      const subscription = subscriptionOf(request.data);
+      await setDefaultWebhook(values.owner, subscription);
+      console.error(`owner ${values.owner}: jobs created without a webhook now send ${subscription.events.join(', ')} to ${subscription.url} (within 30 s: the API's cache)`);
+    }
   } else if (command === 'update') {
     const found = await findOne(argument, 'update');
     const plan = planFromFlags(found.plan ?? defaultPlan());

@@ -5,13 +5,13 @@ import type { JobResult } from '#shared/jobs/responses.ts';
 import { contentTypeOf, parseKeyValues, resolveTarget } from './lib/cli.ts';
 
 /**
- * `npm run submit -- photo.jpg [--model onnx/colors] [--param k=v]… [--api URL] [--key KEY] [--json]`
+ * `npm run submit -- photo.jpg [--model onnx/colors] [--param k=v]… [--webhook URL] [--api URL] [--key KEY] [--json]`
  * Creates a job, streams the file to its upload URL, polls until done, prints the job as JSON; an
  * OCR result is printed as its lines (text and confidence) unless --json is given.
  * Exit codes: 0 succeeded; 1 the job failed (its code on stderr); 2 usage; 3 refused by the API or S3.
  */
 
-const usage = 'usage: npm run submit -- <image> [--model NAME] [--param key=value]… [--metadata key=value]… [--api URL] [--key KEY] [--timeout SECONDS] [--json]';
+const usage = 'usage: npm run submit -- <image> [--model NAME] [--param key=value]… [--metadata key=value]… [--webhook URL] [--api URL] [--key KEY] [--timeout SECONDS] [--json]';
 
 let args;
 try {
@@ -25,6 +25,7 @@ try {
       key: { type: 'string' },
       timeout: { type: 'string', default: '600' },
       json: { type: 'boolean', default: false },
+      webhook: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -55,7 +56,12 @@ try {
     contentLength: size,
     params: parseKeyValues(values.param),
     metadata: parseKeyValues(values.metadata) as Record<string, string> | undefined,
+    ...(values.webhook ? { webhook: { url: values.webhook } } : {}),
   });
+  if (values.webhook) {
+    // For the receiver: the secret its deliveries are signed with (verifyWebhook in the typed client).
+    console.error(`webhook: ${values.webhook} (signing secret: ${(await client.webhookSecret()).secret})`);
+  }
   console.error(`job ${job.jobId} created (${job.model}); uploading ${size} bytes…`);
   await uploadFile(job.upload, file);
   let last = '';

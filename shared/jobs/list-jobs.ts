@@ -50,10 +50,11 @@ export function parseListQuery(query: Record<string, string | undefined>): ListJ
 
 export async function listJobs(ownerId: string, query: ListJobsQuery): Promise<JobList> {
   const index = TABLE_SCHEMA.ownerIndex;
-  const names: Record<string, string> = { '#owner': index.partitionKey, '#created': index.sortKey };
+  const names: Record<string, string> = { '#owner': index.partitionKey };
   const values: Record<string, unknown> = { ':owner': ownerId };
   let keyCondition = '#owner = :owner';
   if (query.createdAfter) {
+    names['#created'] = index.sortKey;
     keyCondition += ' AND #created > :after';
     values[':after'] = new Date(query.createdAfter).toISOString();
   }

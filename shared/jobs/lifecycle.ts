@@ -97,7 +97,8 @@ function plan(...parts: WritePlan[]): WritePlan {
     remove: parts.flatMap((p) => p.remove ?? []),
     add: Object.assign({}, ...parts.map((p) => p.add)),
     values: Object.assign({}, ...parts.map((p) => p.values)),
-    ...(conditions.length ? { condition: conditions.map((c) => `(${c})`).join(' AND ') } : {}),
+    // describeWrite parenthesizes the whole; DynamoDB refuses parentheses around an already parenthesized term.
+    ...(conditions.length ? { condition: conditions.length === 1 ? conditions[0] : conditions.map((c) => `(${c})`).join(' AND ') } : {}),
   };
 }
 

@@ -76,6 +76,10 @@ describe('job lifecycle', () => {
       expect(values[':updatedAt']).toBe(new Date(NOW).toISOString());
     });
 
+    it('has no doubled parentheses, which DynamoDB refuses as redundant', () => {
+      expect(write.ConditionExpression).not.toMatch(/\(\s*\(/);
+    });
+
     it('declares every name and value its expressions use', () => {
       const text = `${write.UpdateExpression} ${write.ConditionExpression}`;
       for (const name of text.match(/#\w+/g) ?? []) expect(write.ExpressionAttributeNames, name).toHaveProperty(name);

@@ -1,6 +1,6 @@
 import pLimit from 'p-limit';
 import type { BatchJobView, BatchView } from '#shared/jobs/batch-status.ts';
-import { ApiRequestError } from '#shared/client/pipeline-client.ts';
+import { ApiRequestError, PipelineClient } from '#shared/client/pipeline-client.ts';
 import { sleep, withRetry } from '#shared/retry.ts';
 import type { Outcome, RunContext } from './context.ts';
 import type { OpenBatch } from './open-batches.ts';
@@ -35,25 +35,12 @@ export async function readBatchPage(
   batchId: string,
   options: { cursor?: string; waitSeconds?: number; signal?: AbortSignal },
 ): Promise<BatchPage> {
-  const url = new URL(`/v1/batches/${encodeURIComponent(batchId)}`, api.apiUrl);
-  if (options.cursor !== undefined) url.searchParams.set('cursor', options.cursor);
-  const response = await fetch(url, {
-    headers: { 'x-api-key': api.apiKey, ...(options.waitSeconds ? { prefer: `wait=${options.waitSeconds}` } : {}) },
-    ...(options.signal ? { signal: options.signal } : {}),
-  });
-  const text = await response.text();
-  let body: unknown;
-  try {
-    body = text ? JSON.parse(text) : undefined;
-  } catch {
-    body = undefined;
-  }
-  if (!response.ok) {
-    const error = (body as { error?: { code?: string; message?: string; details?: unknown } } | undefined)?.error;
-    throw new ApiRequestError(response.status, error?.code ?? `http_${response.status}`, error?.message ?? (text.slice(0, 200) || response.statusText), error?.details);
-  }
-  const applied = /\bwait=\d+/i.test(response.headers.get('preference-applied') ?? '');
-  return { batch: body as BatchView, waited: applied };
+  const { batch, waited } = await new PipelineClient(api.apiUrl, api.apiKey).getBatch(
+    batchId,
+    options.cursor === undefined ? {} : { cursor: options.cursor },
+    { ...(options.waitSeconds ? { waitSeconds: options.waitSeconds } : {}), ...(options.signal ? { signal: options.signal } : {}) },
+  );
+  return { batch, waited };
 }
 
 export class Poller {

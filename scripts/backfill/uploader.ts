@@ -8,6 +8,9 @@ import type { Outcome, RunContext } from './context.ts';
 import type { Item, OpenBatch } from './open-batches.ts';
 import type { Submitter } from './submitter.ts';
 
+/** How long a failed upload's job is watched for signs that the object landed after all (a long poll). */
+const LANDED_WAIT_SECONDS = 3;
+
 /**
  * Uploading: each item's file streamed from disk to its presigned URL, a bounded number at once.
  * A failed upload is never written as final on the uploader's say-so: the job is asked first. If
@@ -119,6 +122,11 @@ export class Uploader {
     let job;
     try {
       job = (await withRetry(() => ctx.client.getJob(item.jobId), ctx.retrying('check job'))).job;
+      // An object that did land moves its job on within moments (the storage event, a worker):
+      // give it that long before calling the upload lost.
+      if (job.status === 'awaiting_upload' && !reason) {
+        job = (await withRetry(() => ctx.client.getJob(item.jobId, { waitSeconds: LANDED_WAIT_SECONDS }), ctx.retrying('check job'))).job;
+      }
     } catch {
       // The API is away too: nothing can be decided now.
     }

@@ -85,7 +85,8 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
   };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    // The request target is a path: prefixed, so `//x` stays a path and is not read as a host.
+    const url = new URL(`http://localhost${(req.url ?? '/').startsWith('/') ? '' : '/'}${req.url ?? ''}`);
     const method = (req.method ?? 'GET').toUpperCase();
     const headers = headersOf(req);
     const cors = corsHeaders(headers.origin, options.allowedOrigins);

@@ -60,9 +60,16 @@ export class PipelineClient {
     private readonly apiKey: string,
   ) {}
 
-  private async call<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: T; headers: Headers }> {
+  private async call<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+    signal?: AbortSignal,
+  ): Promise<{ status: number; body: T; headers: Headers }> {
     const response = await fetch(new URL(path, this.apiUrl), {
       method,
+      ...(signal ? { signal } : {}),
       headers: { 'x-api-key': this.apiKey, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
@@ -137,15 +144,24 @@ export class PipelineClient {
     return { batch: body, replayed: status === 200 };
   }
 
-  /** One page of a batch's jobs with counts over all of them, and the poll interval the server asks for while it is not done. */
-  async getBatch(batchId: string, page: { limit?: number; cursor?: string } = {}): Promise<{ batch: BatchView; retryAfterMs?: number }> {
+  /**
+   * One page of a batch's jobs with counts over all of them, and the poll interval the server asks
+   * for while it is not done. With `waitSeconds` the server holds the reply until the batch is done
+   * or the time is up (`waited` says whether it did).
+   */
+  async getBatch(
+    batchId: string,
+    page: { limit?: number; cursor?: string } = {},
+    options: { waitSeconds?: number; signal?: AbortSignal } = {},
+  ): Promise<{ batch: BatchView; retryAfterMs?: number; waited: boolean }> {
     const query = new URLSearchParams();
     if (page.limit !== undefined) query.set('limit', String(page.limit));
     if (page.cursor !== undefined) query.set('cursor', page.cursor);
     const search = query.size ? `?${query}` : '';
-    const { body, headers } = await this.call<BatchView>('GET', `/v1/batches/${encodeURIComponent(batchId)}${search}`);
+    const prefer: Record<string, string> = options.waitSeconds ? { prefer: `wait=${options.waitSeconds}` } : {};
+    const { body, headers } = await this.call<BatchView>('GET', `/v1/batches/${encodeURIComponent(batchId)}${search}`, undefined, prefer, options.signal);
     const retryAfter = Number(headers.get('retry-after'));
-    return { batch: body, ...(retryAfter > 0 ? { retryAfterMs: retryAfter * 1000 } : {}) };
+    return { batch: body, ...(retryAfter > 0 ? { retryAfterMs: retryAfter * 1000 } : {}), waited: headers.has('preference-applied') };
   }
 
   async listModels(): Promise<ModelInfo[]> {

@@ -107,6 +107,8 @@ export async function deliverPending(request: DeliveryRequest, now = Date.now())
       // Another deliverer is sending this item's events; it goes on to the rest.
       return;
     }
+    // A failing event waits for its retry time: a nudge for a newer event does not hurry it.
+    if (delivery.status === 'failing' && delivery.nextAttemptAt && Date.parse(delivery.nextAttemptAt) > Date.now()) return;
     const owner = await ensureSecret(outbox.ownerId);
     if (owner.disabledUrls?.includes(webhook.url)) {
       await updateDelivery(request, delivery.done, {

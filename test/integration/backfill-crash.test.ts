@@ -176,7 +176,7 @@ describe('backfill crash safety', () => {
         throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
       },
     });
-    expect(summary).toMatchObject({ succeeded: IMAGES, failed: 0, unfinished: 0 });
+    expect(summary, JSON.stringify(summary)).toMatchObject({ succeeded: IMAGES, failed: 0, unfinished: 0 });
     const results = readLines<ResultLine>(out);
     expectAllSucceeded(results);
     for (const line of results) expect((await t.client.getJob(line.jobId!)).job.status).toBe('succeeded');

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LOCAL_RESOURCES } from '../../scripts/local-cloud/cloud.ts';
+import { LOCAL_RESOURCES, localQueues } from '../../scripts/local-cloud/cloud.ts';
 import { startTestCloud, type TestCloud } from '../helpers/local-cloud.ts';
 
 /**
@@ -46,7 +46,9 @@ describe('the edge port', () => {
     const tables = (await aws('dynamodb', 'list-tables')) as { TableNames: string[] };
     expect(tables.TableNames).toEqual([LOCAL_RESOURCES.table]);
     const queues = (await aws('sqs', 'list-queues')) as { QueueUrls: string[] };
-    expect(queues.QueueUrls.sort()).toEqual([t.cloud.endpoints.queueUrl, t.cloud.endpoints.dlqUrl].sort());
+    // Every queue of the local cloud's table (jobs, its DLQ, webhook deliveries, …), by the URLs it serves them at.
+    expect(queues.QueueUrls.map((url) => url.split('/').pop()).sort()).toEqual(localQueues({}).map((q) => q.name).sort());
+    expect(queues.QueueUrls).toContain(t.cloud.endpoints.queueUrl);
     expect(new URL(t.cloud.endpoints.queueUrl).origin).toBe(t.cloud.endpoints.edge);
   }, 120_000);
 

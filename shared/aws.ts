@@ -1,7 +1,7 @@
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, PutCommand, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import { getConfig } from './config.ts';
 import { tracer } from './tracer.ts';
 
@@ -79,6 +79,17 @@ export async function putIfAbsent(item: Record<string, unknown> & { pk: string }
     await documentClient().send(
       new PutCommand({ TableName: getConfig().TABLE_NAME, Item: item, ConditionExpression: 'attribute_not_exists(pk)' }),
     );
+    return true;
+  } catch (error) {
+    if (isConditionFailure(error)) return false;
+    throw error;
+  }
+}
+
+/** A conditional update; false (nothing written) when its condition did not hold. */
+export async function updateIf(input: Omit<UpdateCommandInput, 'TableName'>): Promise<boolean> {
+  try {
+    await documentClient().send(new UpdateCommand({ TableName: getConfig().TABLE_NAME, ...input }));
     return true;
   } catch (error) {
     if (isConditionFailure(error)) return false;

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { GetCommand, PutCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { documentClient, isConditionFailure } from '../aws.ts';
+import { GetCommand, PutCommand, ScanCommand, } from '@aws-sdk/lib-dynamodb';
+import { documentClient, updateIf } from '../aws.ts';
 import { getConfig } from '../config.ts';
 import type { Plan } from './plans.ts';
 
@@ -81,22 +81,13 @@ export async function findKeyOwner(key: string): Promise<string | undefined> {
 
 /** Set a key's plan (by hash); false if there is no such key. Takes effect within the authorizer's cache time. */
 export async function updateApiKeyPlan(keyHash: string, plan: Plan): Promise<boolean> {
-  try {
-    await documentClient().send(
-      new UpdateCommand({
-        TableName: getConfig().TABLE_NAME,
-        Key: keyItem(keyHash),
-        UpdateExpression: 'SET #plan = :plan',
-        ConditionExpression: 'attribute_exists(pk)',
-        ExpressionAttributeNames: { '#plan': 'plan' },
-        ExpressionAttributeValues: { ':plan': plan },
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (isConditionFailure(error)) return false;
-    throw error;
-  }
+  return updateIf({
+    Key: keyItem(keyHash),
+    UpdateExpression: 'SET #plan = :plan',
+    ConditionExpression: 'attribute_exists(pk)',
+    ExpressionAttributeNames: { '#plan': 'plan' },
+    ExpressionAttributeValues: { ':plan': plan },
+  });
 }
 
 export async function listApiKeys(ownerId?: string): Promise<ApiKeyRecord[]> {
@@ -123,19 +114,10 @@ export async function listApiKeys(ownerId?: string): Promise<ApiKeyRecord[]> {
 
 /** Revoke by key hash; returns false if there is no such key. */
 export async function revokeApiKey(keyHash: string): Promise<boolean> {
-  try {
-    await documentClient().send(
-      new UpdateCommand({
-        TableName: getConfig().TABLE_NAME,
-        Key: keyItem(keyHash),
-        UpdateExpression: 'SET revokedAt = :now',
-        ConditionExpression: 'attribute_exists(pk)',
-        ExpressionAttributeValues: { ':now': new Date().toISOString() },
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (isConditionFailure(error)) return false;
-    throw error;
-  }
+  return updateIf({
+    Key: keyItem(keyHash),
+    UpdateExpression: 'SET revokedAt = :now',
+    ConditionExpression: 'attribute_exists(pk)',
+    ExpressionAttributeValues: { ':now': new Date().toISOString() },
+  });
 }

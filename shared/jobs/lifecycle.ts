@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
-import { documentClient, isConditionFailure } from '../aws.ts';
+import { documentClient, isConditionFailure, updateIf } from '../aws.ts';
 import { getConfig } from '../config.ts';
 import type { LifecycleEvent, WebhookEventType } from '../webhooks/events.ts';
 import { requestDelivery } from '../webhooks/queue.ts';
@@ -219,18 +219,11 @@ async function announce(job: Job): Promise<void> {
  * that overstayed (its notification re-sent), gives the nudge time to work before looking again.
  */
 export async function postponeTimer(jobId: string, status: JobStatus, deadlineAt: number): Promise<void> {
-  try {
-    await documentClient().send(
-      new UpdateCommand({
-        TableName: getConfig().TABLE_NAME,
-        Key: jobKey(jobId),
-        UpdateExpression: 'SET #deadlineAt = :deadlineAt',
-        ConditionExpression: 'attribute_exists(#deadlineAt) AND #state = :state',
-        ExpressionAttributeNames: { '#deadlineAt': 'deadlineAt', '#state': 'status' },
-        ExpressionAttributeValues: { ':deadlineAt': deadlineAt, ':state': status },
-      }),
-    );
-  } catch (error) {
-    if (!isConditionFailure(error)) throw error;
-  }
+  await updateIf({
+    Key: jobKey(jobId),
+    UpdateExpression: 'SET #deadlineAt = :deadlineAt',
+    ConditionExpression: 'attribute_exists(#deadlineAt) AND #state = :state',
+    ExpressionAttributeNames: { '#deadlineAt': 'deadlineAt', '#state': 'status' },
+    ExpressionAttributeValues: { ':deadlineAt': deadlineAt, ':state': status },
+  });
 }

@@ -1,6 +1,4 @@
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { documentClient, isConditionFailure } from '../aws.ts';
-import { getConfig } from '../config.ts';
+import { updateIf } from '../aws.ts';
 import type { DeliveryState, LifecycleEvent } from './events.ts';
 import type { DeliveryRequest } from './queue.ts';
 
@@ -22,27 +20,18 @@ export interface DeliveryUpdate {
 
 /** Write the new delivery state if `delivery.done` is still `expectedDone`; false when another writer got there first. */
 export async function updateDelivery(request: DeliveryRequest, expectedDone: number, update: DeliveryUpdate): Promise<boolean> {
-  try {
-    await documentClient().send(
-      new UpdateCommand({
-        TableName: getConfig().TABLE_NAME,
-        Key: keyOf(request),
-        UpdateExpression:
-          update.dueAt === undefined ? 'SET #delivery = :delivery REMOVE #dueAt' : 'SET #delivery = :delivery, #dueAt = :dueAt',
-        ConditionExpression: 'attribute_exists(pk) AND #delivery.#done = :expectedDone',
-        ExpressionAttributeNames: { '#delivery': 'delivery', '#done': 'done', '#dueAt': 'webhookDueAt' },
-        ExpressionAttributeValues: {
-          ':delivery': update.delivery,
-          ':expectedDone': expectedDone,
-          ...(update.dueAt === undefined ? {} : { ':dueAt': update.dueAt }),
-        },
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (isConditionFailure(error)) return false;
-    throw error;
-  }
+  return updateIf({
+    Key: keyOf(request),
+    UpdateExpression:
+      update.dueAt === undefined ? 'SET #delivery = :delivery REMOVE #dueAt' : 'SET #delivery = :delivery, #dueAt = :dueAt',
+    ConditionExpression: 'attribute_exists(pk) AND #delivery.#done = :expectedDone',
+    ExpressionAttributeNames: { '#delivery': 'delivery', '#done': 'done', '#dueAt': 'webhookDueAt' },
+    ExpressionAttributeValues: {
+      ':delivery': update.delivery,
+      ':expectedDone': expectedDone,
+      ...(update.dueAt === undefined ? {} : { ':dueAt': update.dueAt }),
+    },
+  });
 }
 
 /**
@@ -51,22 +40,13 @@ export async function updateDelivery(request: DeliveryRequest, expectedDone: num
  * that crashed); every later delivery write drops it.
  */
 export async function holdForSending(request: DeliveryRequest, expectedDone: number, until: number, now: number): Promise<boolean> {
-  try {
-    await documentClient().send(
-      new UpdateCommand({
-        TableName: getConfig().TABLE_NAME,
-        Key: keyOf(request),
-        UpdateExpression: 'SET #delivery.#until = :until',
-        ConditionExpression: 'attribute_exists(pk) AND #delivery.#done = :expectedDone AND (attribute_not_exists(#delivery.#until) OR #delivery.#until < :now)',
-        ExpressionAttributeNames: { '#delivery': 'delivery', '#done': 'done', '#until': 'sendingUntil' },
-        ExpressionAttributeValues: { ':until': until, ':expectedDone': expectedDone, ':now': now },
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (isConditionFailure(error)) return false;
-    throw error;
-  }
+  return updateIf({
+    Key: keyOf(request),
+    UpdateExpression: 'SET #delivery.#until = :until',
+    ConditionExpression: 'attribute_exists(pk) AND #delivery.#done = :expectedDone AND (attribute_not_exists(#delivery.#until) OR #delivery.#until < :now)',
+    ExpressionAttributeNames: { '#delivery': 'delivery', '#done': 'done', '#until': 'sendingUntil' },
+    ExpressionAttributeValues: { ':until': until, ':expectedDone': expectedDone, ':now': now },
+  });
 }
 
 /**
@@ -74,71 +54,43 @@ export async function holdForSending(request: DeliveryRequest, expectedDone: num
  * then it stays due and the next run sends it.
  */
 export async function settleOutbox(request: DeliveryRequest, eventsSeen: number, delivery: DeliveryState): Promise<boolean> {
-  try {
-    await documentClient().send(
-      new UpdateCommand({
-        TableName: getConfig().TABLE_NAME,
-        Key: keyOf(request),
-        UpdateExpression: 'SET #delivery = :delivery REMOVE #dueAt',
-        ConditionExpression: 'attribute_exists(pk) AND #delivery.#done = :done AND size(#events) = :seen',
-        ExpressionAttributeNames: { '#delivery': 'delivery', '#done': 'done', '#dueAt': 'webhookDueAt', '#events': 'events' },
-        ExpressionAttributeValues: { ':delivery': delivery, ':done': delivery.done, ':seen': eventsSeen },
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (isConditionFailure(error)) return false;
-    throw error;
-  }
+  return updateIf({
+    Key: keyOf(request),
+    UpdateExpression: 'SET #delivery = :delivery REMOVE #dueAt',
+    ConditionExpression: 'attribute_exists(pk) AND #delivery.#done = :done AND size(#events) = :seen',
+    ExpressionAttributeNames: { '#delivery': 'delivery', '#done': 'done', '#dueAt': 'webhookDueAt', '#events': 'events' },
+    ExpressionAttributeValues: { ':delivery': delivery, ':done': delivery.done, ':seen': eventsSeen },
+  });
 }
 
 /** A batch's jobs have all ended: record batch.completed once (the first writer wins). */
 export async function recordBatchCompleted(batchId: string, now: number, event: LifecycleEvent): Promise<boolean> {
-  try {
-    await documentClient().send(
-      new UpdateCommand({
-        TableName: getConfig().TABLE_NAME,
-        Key: { pk: `batch#${batchId}` },
-        UpdateExpression: 'SET completedAt = :at, #events = list_append(if_not_exists(#events, :none), :event), webhookDueAt = :now',
-        ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(completedAt)',
-        ExpressionAttributeNames: { '#events': 'events' },
-        ExpressionAttributeValues: { ':at': new Date(now).toISOString(), ':event': [event], ':none': [], ':now': now },
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (isConditionFailure(error)) return false;
-    throw error;
-  }
+  return updateIf({
+    Key: { pk: `batch#${batchId}` },
+    UpdateExpression: 'SET completedAt = :at, #events = list_append(if_not_exists(#events, :none), :event), webhookDueAt = :now',
+    ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(completedAt)',
+    ExpressionAttributeNames: { '#events': 'events' },
+    ExpressionAttributeValues: { ':at': new Date(now).toISOString(), ':event': [event], ':none': [], ':now': now },
+  });
 }
 
 /** An open batch not yet complete: look again later. */
 export async function postponeBatchCheck(batchId: string, dueAt: number): Promise<void> {
-  try {
-    await documentClient().send(
-      new UpdateCommand({
-        TableName: getConfig().TABLE_NAME,
-        Key: { pk: `batch#${batchId}` },
-        UpdateExpression: 'SET webhookDueAt = :dueAt',
-        ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(completedAt)',
-        ExpressionAttributeValues: { ':dueAt': dueAt },
-      }),
-    );
-  } catch (error) {
-    if (!isConditionFailure(error)) throw error;
-  }
+  await updateIf({
+    Key: { pk: `batch#${batchId}` },
+    UpdateExpression: 'SET webhookDueAt = :dueAt',
+    ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(completedAt)',
+    ExpressionAttributeValues: { ':dueAt': dueAt },
+  });
 }
 
 /** Replay an item's latest event (POST …/webhook/redeliver): it becomes due now. */
 export async function reopenLastEvent(request: DeliveryRequest, eventCount: number, now: number): Promise<void> {
-  await documentClient().send(
-    new UpdateCommand({
-      TableName: getConfig().TABLE_NAME,
-      Key: keyOf(request),
-      UpdateExpression: 'SET #delivery = :delivery, webhookDueAt = :now',
-      ConditionExpression: 'attribute_exists(pk)',
-      ExpressionAttributeNames: { '#delivery': 'delivery' },
-      ExpressionAttributeValues: { ':delivery': { status: 'pending', done: Math.max(0, eventCount - 1), attempts: 0 }, ':now': now },
-    }),
-  );
+  await updateIf({
+    Key: keyOf(request),
+    UpdateExpression: 'SET #delivery = :delivery, webhookDueAt = :now',
+    ConditionExpression: 'attribute_exists(pk)',
+    ExpressionAttributeNames: { '#delivery': 'delivery' },
+    ExpressionAttributeValues: { ':delivery': { status: 'pending', done: Math.max(0, eventCount - 1), attempts: 0 }, ':now': now },
+  });
 }

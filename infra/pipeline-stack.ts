@@ -2,8 +2,7 @@ import { CfnOutput, Duration, RemovalPolicy, SecretValue, Stack, type StackProps
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import * as s3 from 'aws-cdk-lib/aws-s3';
-import { SqsDestination } from 'aws-cdk-lib/aws-s3-notifications';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { apiBundling, BUNDLED_MODELS_DIR, workerBundling } from './constructs/bundling.ts';
@@ -16,6 +15,8 @@ import { CostBudget, PipelineAlarms } from './constructs/monitoring.ts';
 import { MODEL_PREFIX, PipelineBucket, RESULT_PREFIX, UPLOAD_PREFIX } from './constructs/pipeline-bucket.ts';
 import { acknowledge } from './constructs/nag.ts';
 import { PipelineFunction } from './constructs/pipeline-function.ts';
+import { UploadNotifications } from './constructs/upload-notifications.ts';
+import { LANDED_BATCH_SIZE, LANDED_MAX_CONCURRENCY, LANDED_TIMEOUT_SECONDS } from '../functions/landed/limits.ts';
 import type { PipelineSettings } from './settings.ts';
 import { TABLE_SCHEMA } from '../shared/jobs/table.ts';
 
@@ -35,18 +36,22 @@ export interface PipelineStackProps extends StackProps {
 
 /**
  * The whole pipeline in one stack: HTTP API (+ API-key authorizer) → API function → table and
- * presigned S3 uploads; S3 ObjectCreated on uploads/ → jobs queue (+ DLQ) → worker; alarms.
+ * presigned S3 uploads; S3 ObjectCreated on uploads/ → SNS topic → jobs queue (+ DLQ) → worker, and
+ * → uploads-landed queue (+ DLQ) → landed function (the job reads `queued` at once); alarms.
  */
 export class PipelineStack extends Stack {
   readonly settings: PipelineSettings;
   readonly table: JobsTable['table'];
   readonly bucket: s3.Bucket;
   readonly jobs: JobsQueue;
+  readonly landedQueue: JobsQueue;
+  readonly uploads: UploadNotifications;
   readonly geminiApiKey: secretsmanager.ISecret;
   readonly apiFunction: PipelineFunction;
   readonly authorizerFunction: PipelineFunction;
   readonly workerFunction: PipelineFunction;
   readonly deadLetterFunction: PipelineFunction;
+  readonly landedFunction: PipelineFunction;
   readonly webhookQueue: JobsQueue;
   readonly webhooksFunction: PipelineFunction;
   readonly sweepFunction: PipelineFunction;
@@ -76,8 +81,17 @@ export class PipelineStack extends Stack {
       batchingWindow,
       maxReceiveCount: settings.maxReceiveCount,
     });
-    this.bucket.addEventNotification(s3.EventType.OBJECT_CREATED, new SqsDestination(this.jobs.queue), {
+    // The uploads-landed queue: the same notification, for the function that marks each job queued
+    // as soon as its upload lands, however long its message waits for a worker.
+    this.landedQueue = new JobsQueue(this, 'LandedQueue', {
+      workerTimeout: Duration.seconds(LANDED_TIMEOUT_SECONDS),
+      batchingWindow: Duration.seconds(0),
+      maxReceiveCount: settings.maxReceiveCount,
+    });
+    this.uploads = new UploadNotifications(this, 'Uploads', {
+      bucket: this.bucket,
       prefix: UPLOAD_PREFIX,
+      subscribers: [this.jobs.queue, this.landedQueue.queue],
     });
     // Webhook deliveries: a nudge per recorded event (the event itself is on the job item).
     this.webhookQueue = new JobsQueue(this, 'WebhookQueue', {
@@ -211,6 +225,20 @@ export class PipelineStack extends Stack {
       new SqsEventSource(this.jobs.deadLetterQueue, { batchSize: 10, reportBatchItemFailures: true }),
     );
 
+    // Marks jobs queued when their uploads land (awaiting_upload → queued); it only ever makes that one write.
+    this.landedFunction = new PipelineFunction(this, 'LandedFunction', {
+      ...common,
+      entry: 'functions/landed/index.ts',
+      description: 'Uploads landed: marks each job whose upload landed queued',
+      memorySize: 256,
+      timeout: Duration.seconds(LANDED_TIMEOUT_SECONDS),
+      environment: { ...environment, POWERTOOLS_SERVICE_NAME: 'landed' },
+    });
+    this.landedFunction.grantTable(this.table, 'update');
+    this.landedFunction.addEventSource(
+      new SqsEventSource(this.landedQueue.queue, { batchSize: LANDED_BATCH_SIZE, reportBatchItemFailures: true, maxConcurrency: LANDED_MAX_CONCURRENCY }),
+    );
+
     // Webhook delivery: signs and POSTs each recorded event, retrying on the schedule (shared/webhooks).
     this.webhooksFunction = new PipelineFunction(this, 'WebhooksFunction', {
       ...common,
@@ -315,7 +343,7 @@ export class PipelineStack extends Stack {
         acknowledge(
           child,
           'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-          "CDK's own BucketNotificationsHandler (applies the S3 → SQS notification at deploy time): CDK creates its role with AWSLambdaBasicExecutionRole and offers no way to replace it.",
+          "CDK's own BucketNotificationsHandler (applies the S3 → SNS notification at deploy time): CDK creates its role with AWSLambdaBasicExecutionRole and offers no way to replace it.",
         );
       }
     }

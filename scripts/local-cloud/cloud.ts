@@ -5,6 +5,7 @@ import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { createRequestHandler as createSqsRequestHandler } from 'local-aws-sqs';
 import { QUEUE_SETTINGS } from '#shared/jobs/table.ts';
+import { LANDED_BATCH_SIZE, LANDED_MAX_CONCURRENCY, LANDED_TIMEOUT_SECONDS } from '../../functions/landed/limits.ts';
 import { ensureTable, startDynalite, sweepExpiredItems, TTL_SWEEP_DEFAULT_MS } from './dynamodb.ts';
 import { type Edge, startEdge } from './edge.ts';
 import type { EventSource } from './event-source.ts';
@@ -21,7 +22,8 @@ import { type PeriodicTask, type ScheduleDefinition, scheduledFunctions, startPe
  * running the very handlers the AWS stack deploys.
  *
  *   edge port (S3 | DynamoDB | SQS by credential scope) ◀─ the AWS CLI, scripts, presigned PUTs
- *   local S3 ─ ObjectCreated uploads/ ─▶ notification bridge ─▶ SQS queues (QUEUES) ─▶ event sources ─▶ handlers
+ *   local S3 ─ ObjectCreated uploads/ ─▶ notification bridge (the topic) ─▶ jobs + uploads-landed queues
+ *   SQS queues (localQueues) ─▶ event sources ─▶ handlers
  *   HTTP gateway (API Gateway v2 events, authorizer first) ─▶ API handler ─▶ DynamoDB (dynalite)
  *   schedules (SCHEDULES, the TTL sweep) ─▶ handlers
  *
@@ -37,6 +39,8 @@ export const LOCAL_RESOURCES = {
   queue: 'inference-pipeline-jobs',
   dlq: 'inference-pipeline-jobs-dlq',
   webhookQueue: 'inference-pipeline-webhooks',
+  landedQueue: 'inference-pipeline-uploads-landed',
+  landedDlq: 'inference-pipeline-uploads-landed-dlq',
   /**
    * The one key pair the local S3 accepts (SigV4 signs with the secret, so any other key id could
    * not be verified); published in endpoints.json and the README. It signs presigned URLs too.
@@ -143,8 +147,26 @@ export function localQueues(options: LocalCloudOptions): QueueDefinition[] {
         timeoutSeconds: WEBHOOK_TIMEOUT_SECONDS,
       },
     },
+    // The uploads-landed queue and its DLQ (kept for inspection: the worker's copy of each message is the one that matters).
+    { name: LOCAL_RESOURCES.landedDlq, attributes: { MessageRetentionPeriod: String(QUEUE_SETTINGS.dlqRetentionDays * 86_400) } },
+    {
+      name: LOCAL_RESOURCES.landedQueue,
+      attributes: { VisibilityTimeout: String(QUEUE_SETTINGS.visibilityTimeoutFactor * LANDED_TIMEOUT_SECONDS) },
+      deadLetter: { queue: LOCAL_RESOURCES.landedDlq, maxReceiveCount: options.maxReceiveCount ?? 5 },
+      // Marks each job whose upload landed queued, whether or not a worker has its message yet.
+      consumer: {
+        handlerModule: 'functions/landed/index.ts',
+        functionName: 'landed',
+        batchSize: LANDED_BATCH_SIZE,
+        maxConcurrency: LANDED_MAX_CONCURRENCY,
+        timeoutSeconds: LANDED_TIMEOUT_SECONDS,
+      },
+    },
   ];
 }
+
+/** The queues subscribed to the uploads topic: each gets every ObjectCreated notification, as the same raw body. */
+export const UPLOAD_SUBSCRIBERS: readonly string[] = [LOCAL_RESOURCES.queue, LOCAL_RESOURCES.landedQueue];
 
 /** The webhook delivery function's timeout (the stack's too): two 15 s calls at most per message. */
 export const WEBHOOK_TIMEOUT_SECONDS = 30;
@@ -265,7 +287,13 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     );
     work.unshift(() => periodic.stop());
 
-    const bridge = createNotificationBridge({ sqs, queueUrl: queues.get(queue)!.url, prefix: 'uploads/', region, onSent: () => jobsSource.wake() });
+    const bridge = createNotificationBridge({
+      sqs,
+      queueUrls: UPLOAD_SUBSCRIBERS.map((name) => queues.get(name)!.url),
+      prefix: 'uploads/',
+      region,
+      onSent: () => UPLOAD_SUBSCRIBERS.forEach((name) => eventSources.get(name)?.wake()),
+    });
     // Awaited by the S3 server before it answers: an upload answered 200 has been notified.
     s3Gateway.onObjectCreated((event) => bridge.notify(event));
 

@@ -1,12 +1,13 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { QUEUE_SETTINGS, TABLE_INDEXES } from '#shared/jobs/table.ts';
+import { LANDED_BATCH_SIZE, LANDED_MAX_CONCURRENCY, LANDED_TIMEOUT_SECONDS } from '../../functions/landed/limits.ts';
 import { METRICS_NAMESPACE, WEBHOOK_MAX_CONCURRENCY, WEBHOOK_TIMEOUT_SECONDS } from '../../infra/pipeline-stack.ts';
 import { synthesize, type Synthesized } from './synth.ts';
 import { functionId, functionOf, joinedText, logicalId, PIPELINE_SERVICES, type Resource } from './template.ts';
 
 /**
- * The job lifecycle on AWS: the webhook queue and its delivery function, the sweep on its
+ * The job lifecycle on AWS: the uploads-landed queue and its function, the webhook queue and its delivery function, the sweep on its
  * schedule, the table's timer and listing indexes, the configuration every function shares, and
  * the metrics, alarms and dashboard that watch them. Grants of each function: pipeline-stack.test.ts.
  */
@@ -48,6 +49,52 @@ describe('the sweep schedule', () => {
 
   it('gives the sweep a minute at most, so one run ends before the next tick', () => {
     expect(functionOf(template, 'sweep').Properties).toMatchObject({ Timeout: 60, MemorySize: 256 });
+  });
+});
+
+describe('the uploads-landed queue', () => {
+  const queue = (synth: Synthesized) => resources(synth.template)[id(synth.stack.landedQueue.queue, synth)]!.Properties;
+  const mappingsFrom = (construct: Parameters<typeof logicalId>[1]) =>
+    Object.values(template.findResources('AWS::Lambda::EventSourceMapping')).filter((m) => JSON.stringify(m.Properties.EventSourceArn) === JSON.stringify({ 'Fn::GetAtt': [id(construct), 'Arn'] }));
+
+  it('is encrypted, TLS-only, and its own queue with its own dead-letter queue', () => {
+    const { stack } = dev;
+    expect(id(stack.landedQueue.queue)).not.toBe(id(stack.jobs.queue));
+    const dlqId = id(stack.landedQueue.deadLetterQueue);
+    expect(queue(dev)).toMatchObject({
+      SqsManagedSseEnabled: true,
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [dlqId, 'Arn'] }, maxReceiveCount: 5 },
+    });
+    expect(resources()[dlqId]!.Properties).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: QUEUE_SETTINGS.dlqRetentionDays * 24 * 3600 });
+    for (const queueId of [id(stack.landedQueue.queue), dlqId]) {
+      template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        Queues: [{ Ref: queueId }],
+        PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+      });
+    }
+    expect(queue(prod).RedrivePolicy.maxReceiveCount).toBe(3);
+  });
+
+  it(`hides a message for 6 × the landed function's ${LANDED_TIMEOUT_SECONDS} s timeout (no batching window)`, () => {
+    expect(functionOf(template, 'landed').Properties).toMatchObject({ Timeout: LANDED_TIMEOUT_SECONDS, MemorySize: 256 });
+    expect(queue(dev).VisibilityTimeout).toBe(QUEUE_SETTINGS.visibilityTimeoutFactor * LANDED_TIMEOUT_SECONDS);
+    expect(queue(dev).VisibilityTimeout).toBe(180);
+  });
+
+  it(`feeds the landed function with partial batch failures, at most ${LANDED_MAX_CONCURRENCY} invocations at once`, () => {
+    expect(mappingsFrom(dev.stack.landedQueue.queue).map((m) => m.Properties)).toEqual([
+      {
+        EventSourceArn: { 'Fn::GetAtt': [id(dev.stack.landedQueue.queue), 'Arn'] },
+        FunctionName: { Ref: functionId(template, 'landed') },
+        BatchSize: LANDED_BATCH_SIZE,
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        ScalingConfig: { MaximumConcurrency: LANDED_MAX_CONCURRENCY },
+      },
+    ]);
+  });
+
+  it('has no consumer on its dead-letter queue: the worker’s copy of the notification is the one that runs the job', () => {
+    expect(mappingsFrom(dev.stack.landedQueue.deadLetterQueue)).toEqual([]);
   });
 });
 

@@ -59,7 +59,7 @@ const fnProps = (template: Template, service: (typeof PIPELINE_SERVICES)[number]
   template.toJSON().Resources[functionId(template, service)].Properties as Record<string, any>;
 
 describe('functions', () => {
-  it('creates exactly the six pipeline functions, plus CDK’s notification and auto-delete helpers', () => {
+  it('creates exactly the pipeline functions, plus CDK’s notification and auto-delete helpers', () => {
     dev.resourceCountIs('AWS::Lambda::Function', PIPELINE_SERVICES.length + 2);
     for (const service of PIPELINE_SERVICES) functionId(dev, service);
   });
@@ -189,6 +189,15 @@ describe('least-privilege IAM', () => {
       table: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
       'jobs DLQ': CONSUME_MESSAGES,
       'webhook queue': SEND_MESSAGES,
+    });
+  });
+
+  it('lets the landed function update jobs and consume the uploads-landed queue, nothing more', () => {
+    expect(grantsOf(devSynth, 'landed')).toEqual({
+      ...BASE_GRANTS,
+      // transition(uploadLanded): one conditional UpdateItem; it records no event, so it nudges no webhook.
+      table: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+      'uploads-landed queue': CONSUME_MESSAGES,
     });
   });
 
@@ -349,32 +358,72 @@ describe('bucket', () => {
     prod.hasResourceProperties('AWS::S3::Bucket', rules([2, 14]));
   });
 
-  it('sends ObjectCreated under uploads/ to the jobs queue, which lets only this bucket send', () => {
-    const queueId = logicalId(devSynth.stack, devSynth.stack.jobs.queue);
-    dev.hasResourceProperties('Custom::S3BucketNotifications', {
-      NotificationConfiguration: {
-        QueueConfigurations: [
-          {
-            Events: ['s3:ObjectCreated:*'],
-            Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: 'uploads/' }] } },
-            QueueArn: { 'Fn::GetAtt': [queueId, 'Arn'] },
-          },
-        ],
-      },
+  it('sends ObjectCreated under uploads/ to the uploads topic, once the topic lets it publish', () => {
+    const topicId = logicalId(devSynth.stack, devSynth.stack.uploads.topic);
+    const [, notifications] = only(dev, 'Custom::S3BucketNotifications');
+    expect(notifications.Properties.NotificationConfiguration).toEqual({
+      TopicConfigurations: [
+        {
+          Events: ['s3:ObjectCreated:*'],
+          Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: 'uploads/' }] } },
+          TopicArn: { Ref: topicId },
+        },
+      ],
     });
-    dev.hasResourceProperties('AWS::SQS::QueuePolicy', {
-      Queues: [{ Ref: queueId }],
-      PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({
-            Effect: 'Allow',
-            Principal: { Service: 's3.amazonaws.com' },
-            Action: Match.arrayWith(['sqs:SendMessage']),
-            Condition: { ArnLike: { 'aws:SourceArn': { 'Fn::GetAtt': [Match.stringLikeRegexp('^StorageBucket'), 'Arn'] } } },
-          }),
-        ]),
+    // S3 checks its right to publish when the notification is configured.
+    const [policyId] = only(dev, 'AWS::SNS::TopicPolicy', { Topics: [{ Ref: topicId }] });
+    expect((notifications as { DependsOn?: string[] }).DependsOn).toEqual(expect.arrayContaining([topicId, policyId]));
+  });
+
+  it('lets only this bucket, in this account, publish to the uploads topic, and only over TLS', () => {
+    const topicId = logicalId(devSynth.stack, devSynth.stack.uploads.topic);
+    const [, policy] = only(dev, 'AWS::SNS::TopicPolicy', { Topics: [{ Ref: topicId }] });
+    expect(policy.Properties.PolicyDocument.Statement).toEqual([
+      {
+        Sid: 'AllowPublishThroughSSLOnly',
+        Effect: 'Deny',
+        Principal: '*',
+        Action: 'sns:Publish',
+        Resource: { Ref: topicId },
+        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
       },
-    });
+      {
+        Sid: 'OnlyThePipelineBucketPublishes',
+        Effect: 'Allow',
+        Principal: { Service: 's3.amazonaws.com' },
+        Action: 'sns:Publish',
+        Resource: { Ref: topicId },
+        Condition: {
+          ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [logicalId(devSynth.stack, devSynth.stack.bucket), 'Arn'] } },
+          StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+        },
+      },
+    ]);
+  });
+
+  it('fans the topic out to the jobs and uploads-landed queues with raw delivery (the body stays the S3 event), each letting only the topic send', () => {
+    const { stack } = devSynth;
+    const topicId = logicalId(stack, stack.uploads.topic);
+    const subscriptions = Object.values(dev.findResources('AWS::SNS::Subscription', { Properties: { TopicArn: { Ref: topicId } } }));
+    const queueIds = [stack.jobs.queue, stack.landedQueue.queue].map((queue) => logicalId(stack, queue));
+    expect(subscriptions.map((s) => s.Properties)).toEqual(
+      queueIds.map((queueId) => ({ Protocol: 'sqs', Endpoint: { 'Fn::GetAtt': [queueId, 'Arn'] }, RawMessageDelivery: true, TopicArn: { Ref: topicId } })),
+    );
+    for (const queueId of queueIds) {
+      const [, policy] = only(dev, 'AWS::SQS::QueuePolicy', { Queues: [{ Ref: queueId }] });
+      const allows = policy.Properties.PolicyDocument.Statement.filter((s: { Effect: string }) => s.Effect === 'Allow');
+      expect(allows).toEqual([
+        {
+          Effect: 'Allow',
+          Principal: { Service: 'sns.amazonaws.com' },
+          Action: 'sqs:SendMessage',
+          Resource: { 'Fn::GetAtt': [queueId, 'Arn'] },
+          Condition: { ArnEquals: { 'aws:SourceArn': { Ref: topicId } } },
+        },
+      ]);
+    }
+    // Nothing else may send to the jobs queue from outside the account (S3 no longer does directly).
+    expect(JSON.stringify(dev.findResources('AWS::SQS::QueuePolicy'))).not.toContain('s3.amazonaws.com');
   });
 
   it('is emptied and deleted with a dev stack, and kept with a prod stack', () => {
@@ -386,11 +435,11 @@ describe('bucket', () => {
 });
 
 describe('queues', () => {
-  it('encrypts every queue (jobs, webhooks, and their DLQs) and refuses non-TLS access', () => {
-    dev.resourceCountIs('AWS::SQS::Queue', 4);
+  it('encrypts every queue (jobs, uploads-landed, webhooks, and their DLQs) and refuses non-TLS access', () => {
+    dev.resourceCountIs('AWS::SQS::Queue', 6);
     dev.allResourcesProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
     const policies = Object.values(dev.findResources('AWS::SQS::QueuePolicy'));
-    expect(policies).toHaveLength(4);
+    expect(policies).toHaveLength(6);
     for (const policy of policies) {
       expect(policy.Properties.PolicyDocument.Statement).toContainEqual(
         expect.objectContaining({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
@@ -406,7 +455,7 @@ describe('queues', () => {
 
   it('keeps dead letters 14 days', () => {
     const { stack } = devSynth;
-    for (const queues of [stack.jobs, stack.webhookQueue]) {
+    for (const queues of [stack.jobs, stack.landedQueue, stack.webhookQueue]) {
       const dlqId = logicalId(stack, queues.deadLetterQueue);
       expect(dev.toJSON().Resources[dlqId].Properties.MessageRetentionPeriod).toBe(14 * 24 * 3600);
       expect(dev.toJSON().Resources[logicalId(stack, queues.queue)].Properties.RedrivePolicy).toEqual({
@@ -418,7 +467,7 @@ describe('queues', () => {
 
   it('feeds the worker in batches with partial failures and a concurrency cap', () => {
     const queueId = logicalId(devSynth.stack, devSynth.stack.jobs.queue);
-    dev.resourceCountIs('AWS::Lambda::EventSourceMapping', 3); // the worker's, the DLQ consumer's, the webhook deliverer's
+    dev.resourceCountIs('AWS::Lambda::EventSourceMapping', 4); // the worker's, the DLQ consumer's, the landed function's, the webhook deliverer's
     dev.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       EventSourceArn: { 'Fn::GetAtt': [queueId, 'Arn'] },
       FunctionName: { Ref: functionId(dev, 'worker') },
@@ -476,7 +525,9 @@ describe('Gemini API key secret', () => {
 describe('alarms and budget', () => {
   // The lifecycle's alarms (webhook failure rate, stuck jobs, sweep errors) are specified in lifecycle.test.ts.
   it('alarms to one SNS topic on dead-lettered jobs, an undrained DLQ, queue age, worker errors and throttles, and API 5xx', () => {
-    dev.resourceCountIs('AWS::SNS::Topic', 1);
+    // Two topics: the alarms' and the uploads fan-out.
+    dev.resourceCountIs('AWS::SNS::Topic', 2);
+    only(dev, 'AWS::SNS::Topic', { DisplayName: 'Async inference pipeline alarms' });
     dev.resourceCountIs('AWS::CloudWatch::Alarm', 6 + 3);
     const alarm = (metric: string, namespace: string, extra: object = {}) =>
       dev.hasResourceProperties('AWS::CloudWatch::Alarm', {
@@ -494,8 +545,11 @@ describe('alarms and budget', () => {
   });
 
   it('subscribes an e-mail to the alarm topic only when one is given', () => {
-    dev.resourceCountIs('AWS::SNS::Subscription', 0);
-    prod.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com' });
+    const emails = (template: Template) => Object.values(template.findResources('AWS::SNS::Subscription', { Properties: { Protocol: 'email' } }));
+    expect(emails(dev)).toEqual([]);
+    expect(emails(prod).map((s) => s.Properties)).toEqual([
+      { Protocol: 'email', Endpoint: 'oncall@example.com', TopicArn: { Ref: expect.stringMatching(/^AlarmsTopic/) } },
+    ]);
   });
 
   it('refuses non-TLS publishing to the alarm topic', () => {

@@ -10,7 +10,7 @@ import type { Synthesized } from './synth.ts';
 export type Resource = { Properties: Record<string, any>; DeletionPolicy?: string };
 
 /** Every pipeline function, by its POWERTOOLS_SERVICE_NAME. */
-export const PIPELINE_SERVICES = ['api', 'authorizer', 'worker', 'dead-letter', 'webhooks', 'sweep'] as const;
+export const PIPELINE_SERVICES = ['api', 'authorizer', 'worker', 'dead-letter', 'landed', 'webhooks', 'sweep'] as const;
 export type Service = (typeof PIPELINE_SERVICES)[number];
 
 /** The one resource of a type whose properties match, with its logical id. */
@@ -59,6 +59,9 @@ function resourceNames(synth: Synthesized, fn: PipelineFunction): Map<string, st
     [stack.bucket, 'bucket'],
     [stack.jobs.queue, 'jobs queue'],
     [stack.jobs.deadLetterQueue, 'jobs DLQ'],
+    [stack.landedQueue.queue, 'uploads-landed queue'],
+    [stack.landedQueue.deadLetterQueue, 'uploads-landed DLQ'],
+    [stack.uploads.topic, 'uploads topic'],
     [stack.webhookQueue.queue, 'webhook queue'],
     [stack.webhookQueue.deadLetterQueue, 'webhook DLQ'],
     [fn.logGroup, 'own log group'],
@@ -120,6 +123,7 @@ export function pipelineFunctions(synth: Synthesized): Record<Service, PipelineF
     authorizer: stack.authorizerFunction,
     worker: stack.workerFunction,
     'dead-letter': stack.deadLetterFunction,
+    landed: stack.landedFunction,
     webhooks: stack.webhooksFunction,
     sweep: stack.sweepFunction,
   };

@@ -3,6 +3,7 @@ import type { Node } from 'constructs';
 import { z } from 'zod';
 import { LIMITS } from '#shared/config.ts';
 import { QUEUE_SETTINGS } from '#shared/jobs/table.ts';
+import { issuesLine } from '../shared/validation.ts';
 
 /**
  * Deployment settings, read once from CDK context (`cdk.json` "context" or `-c key=value`) and
@@ -183,8 +184,7 @@ export function parseSettings(values: Record<string, unknown>): PipelineSettings
   const defined = Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined));
   const result = settingsSchema(stage.data).safeParse({ ...defined, stage: stage.data });
   if (!result.success) {
-    const problems = result.error.issues.map((i) => `context ${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-    throw new SettingsError(`invalid settings: ${problems}`);
+    throw new SettingsError(`invalid settings: ${issuesLine(result.error, { max: Infinity, prefix: 'context ' })}`);
   }
   return Object.freeze(result.data);
 }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { issuesLine } from '#shared/validation.ts';
 
 /**
  * `npm run keys -- create --owner ID [--name TEXT] [--rate N --burst N --quota N/day|N/month]` | `list [--owner ID]`
@@ -130,7 +131,7 @@ try {
       if (!values.url) throw new Error('webhook needs --url URL (or --clear)');
       const { subscriptionOf, WebhookRequest } = await import('#shared/webhooks/events.ts');
       const request = WebhookRequest.safeParse({ url: values.url, ...(values.events ? { events: values.events.split(',').map((e) => e.trim()) } : {}) });
-      if (!request.success) throw new Error(request.error.issues.map((i) => `${i.path.join('.') || 'url'}: ${i.message}`).join('; '));
+      if (!request.success) throw new Error(issuesLine(request.error));
       const subscription = subscriptionOf(request.data);
       await setDefaultWebhook(values.owner, subscription);
       console.error(`owner ${values.owner}: jobs created without a webhook now send ${subscription.events.join(', ')} to ${subscription.url} (within 30 s: the API's cache)`);

@@ -2,6 +2,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { issuesLine } from './validation.ts';
 
 /**
  * The one configuration reader. Every setting comes from the environment, is checked once at
@@ -135,10 +136,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
   const result = EnvSchema.safeParse(present);
   if (!result.success) {
-    const problems = result.error.issues
-      .map((issue) => `${issue.path.join('.') || '(env)'}: ${issue.message}`)
-      .join('; ');
-    throw new ConfigError(`invalid configuration: ${problems}`);
+    throw new ConfigError(`invalid configuration: ${issuesLine(result.error, { max: Infinity, root: '(env)' })}`);
   }
   return Object.freeze(result.data);
 }

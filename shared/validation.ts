@@ -14,10 +14,11 @@ export function issueDetails(error: z.ZodError, prefix: readonly (string | numbe
   return error.issues.map((issue) => ({ path: [...prefix, ...issue.path.map(String)].join('.'), message: issue.message }));
 }
 
-/** `path: message; path: message` (at most `max` issues), `(root)` for the value itself. */
-export function issuesLine(error: z.ZodError, max = 10): string {
+/** `path: message; path: message` (at most `max` issues), `root` naming the value itself, each path after `prefix`. */
+export function issuesLine(error: z.ZodError, options: number | { max?: number; root?: string; prefix?: string } = {}): string {
+  const { max = 10, root = '(root)', prefix = '' } = typeof options === 'number' ? { max: options } : options;
   return error.issues
     .slice(0, max)
-    .map((issue) => `${issue.path.map(String).join('.') || '(root)'}: ${issue.message}`)
+    .map((issue) => `${prefix}${issue.path.map(String).join('.') || root}: ${issue.message}`)
     .join('; ');
 }

@@ -8,6 +8,7 @@ import type { ApiEvent } from '#functions/api/http.ts';
 import { collect, exited } from './processes.ts';
 import { PROJECT_ROOT } from './fixtures.ts';
 import { type Summary, summarize } from './stats.ts';
+import { THREAD_BUNDLE, THREAD_SOURCE } from '#shared/inference/pool/entry.ts';
 
 /**
  * Measurement 6, cold start: each function bundled as the CDK stack bundles it (esbuild: ESM,
@@ -39,9 +40,12 @@ export interface Bundle {
 export async function bundleFunction(entry: string, outDir: string, external: string[] = []): Promise<Bundle> {
   mkdirSync(outDir, { recursive: true });
   const file = join(outDir, 'index.mjs');
+  // The worker's inference threads load their own bundled entry beside index.mjs, as the stack packages them.
+  const thread = entry.startsWith('functions/worker/') ? { [THREAD_BUNDLE.replace(/\.mjs$/, '')]: join(PROJECT_ROOT, THREAD_SOURCE) } : {};
   await build({
-    entryPoints: [join(PROJECT_ROOT, entry)],
-    outfile: file,
+    entryPoints: { index: join(PROJECT_ROOT, entry), ...thread },
+    outdir: outDir,
+    outExtension: { '.js': '.mjs' },
     bundle: true,
     platform: 'node',
     format: 'esm',

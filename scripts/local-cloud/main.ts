@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { type LocalCloud, startLocalCloud } from './cloud.ts';
 import { EDGE_DEFAULT_PORT } from './edge.ts';
+import { issuesLine } from '#shared/validation.ts';
 
 /** `npm start`: the whole pipeline on this machine, until Ctrl-C. */
 
@@ -36,7 +37,7 @@ const { values } = parseArgs({
 
 const settings = environment.safeParse(process.env);
 if (!settings.success) {
-  console.error(`local cloud: ${settings.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  console.error(`local cloud: ${issuesLine(settings.error)}`);
   process.exit(2);
 }
 const { PORT: apiPort, EDGE_PORT: edgePort, ALLOWED_ORIGINS: allowedOrigins } = settings.data;

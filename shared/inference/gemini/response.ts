@@ -1,6 +1,7 @@
 import type { GenerateContentResponse, SafetyRating } from '@google/genai';
 import type { z } from 'zod';
 import { JobFailure } from '../../errors.ts';
+import { issuesLine } from '../../validation.ts';
 
 /**
  * Reading a generateContent response: a block or an empty candidate ends the job `model_error`
@@ -62,8 +63,7 @@ export function readAnswer<T>(response: GenerateContentResponse, schema: z.ZodTy
   }
   const checked = schema.safeParse(value);
   if (!checked.success) {
-    const issues = checked.error.issues.slice(0, 10).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
-    return { ok: false, text, problem: `the answer does not match the schema: ${issues.join('; ')}` };
+    return { ok: false, text, problem: `the answer does not match the schema: ${issuesLine(checked.error)}` };
   }
   return { ok: true, data: checked.data, text };
 }

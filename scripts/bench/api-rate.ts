@@ -88,7 +88,7 @@ export async function closedLoopRate(
 }
 
 /** An item shaped like a job as POST /v1/jobs stores it (shared/api/jobs.ts submitJob). */
-function jobShapedItem(): Record<string, unknown> {
+export function jobShapedItem(): Record<string, unknown> {
   const jobId = randomUUID();
   const now = new Date().toISOString();
   return {

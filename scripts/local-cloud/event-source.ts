@@ -62,16 +62,23 @@ export function startEventSource(options: EventSourceOptions): EventSource {
   const running = new Set<Promise<void>>();
   let stopped = false;
   let wakeUp: (() => void) | undefined;
+  // A wake that came while the loop was receiving, not sleeping: the next sleep is skipped.
+  let wokenEarly = false;
   let idleMs = IDLE_MIN_MS;
 
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
+  const sleep = (ms: number) => {
+    if (wokenEarly) {
+      wokenEarly = false;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, ms);
       wakeUp = () => {
         clearTimeout(timer);
         resolve();
       };
     }).finally(() => (wakeUp = undefined));
+  };
 
   async function invoke(messages: Message[]): Promise<void> {
     const records = messages.map((m) => toSqsRecord(m, options.queueArn, options.region));
@@ -155,7 +162,8 @@ export function startEventSource(options: EventSourceOptions): EventSource {
     stats,
     wake() {
       idleMs = IDLE_MIN_MS;
-      wakeUp?.();
+      if (wakeUp) wakeUp();
+      else wokenEarly = true;
     },
     async idle() {
       while (running.size > 0) await Promise.allSettled([...running]);

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import dynalite from 'dynalite';
 import { describeWrite } from '#shared/jobs/lifecycle.ts';
@@ -47,12 +47,6 @@ async function measure(store: StoreFigures['store'], seconds: number): Promise<S
   const table = 'bench';
   try {
     await ensureTable(client as unknown as DynamoDBClient, table);
-    // dynalite makes a table ACTIVE on a timer, even with createTableMs 0.
-    for (let i = 0; i < 100; i++) {
-      const { Table } = await client.send(new DescribeTableCommand({ TableName: table }));
-      if (Table?.TableStatus === 'ACTIVE') break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
     const ids: string[] = [];
     const put = async () => {
       const item = jobShapedItem();

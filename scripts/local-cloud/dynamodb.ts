@@ -37,6 +37,19 @@ export async function startDynalite(path: string, host: string): Promise<LocalDy
   };
 }
 
+/**
+ * dynalite makes a table (or a new index) ACTIVE on a timer even with createTableMs 0, and
+ * answers ResourceNotFound until then; wait, as a deploy waits for CloudFormation.
+ */
+async function untilActive(dynamo: DynamoDBClient, name: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const { Table } = await dynamo.send(new DescribeTableCommand({ TableName: name }));
+    if (Table?.TableStatus === 'ACTIVE' && (Table.GlobalSecondaryIndexes ?? []).every((index) => index.IndexStatus === 'ACTIVE')) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`table ${name} did not become ACTIVE`);
+}
+
 export async function ensureTable(dynamo: DynamoDBClient, name: string): Promise<void> {
   const attributes = new Map<string, 'S' | 'N'>([[TABLE_SCHEMA.partitionKey, 'S']]);
   for (const index of TABLE_INDEXES) {
@@ -69,6 +82,7 @@ export async function ensureTable(dynamo: DynamoDBClient, name: string): Promise
         GlobalSecondaryIndexes: TABLE_INDEXES.map(indexDefinition),
       }),
     );
+    await untilActive(dynamo, name);
     return;
   }
   // State from an earlier version: add the indexes it lacks, as a deploy of the stack would.
@@ -81,6 +95,7 @@ export async function ensureTable(dynamo: DynamoDBClient, name: string): Promise
       }),
     );
   }
+  await untilActive(dynamo, name);
 }
 
 /** How often the local TTL sweep runs by default (AWS deletes expired items within days). */

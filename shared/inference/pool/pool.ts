@@ -92,7 +92,15 @@ export class InferencePool {
       thread.current = pending;
       // A busy thread keeps the process alive (a CLI awaiting its result); an idle one does not.
       thread.worker.ref();
-      thread.worker.postMessage({ ...pending.task, id: this.nextId++ }, pending.transfer);
+      const message = { ...pending.task, id: this.nextId++ };
+      try {
+        thread.worker.postMessage(message, pending.transfer);
+      } catch (error) {
+        // Node marks some buffers untransferable (Node 24 more than 20, e.g. the SDK's response
+        // bodies): those are copied instead of moved.
+        if ((error as Error)?.name !== 'DataCloneError') throw error;
+        thread.worker.postMessage(message);
+      }
     }
   }
 

@@ -5,6 +5,7 @@ import { createApiKey } from '#shared/auth/api-keys.ts';
 import { idempotentBatchIds } from '#shared/jobs/idempotency.ts';
 import { startTestCloud, type TestCloud } from '../helpers/local-cloud.ts';
 import { hasRoute } from '../../scripts/local-cloud/http-gateway.ts';
+import { type RawReply, sendRaw } from '../helpers/raw-http.ts';
 
 /**
  * The API against generated hostile input, over raw HTTP to the local cloud: JSON bodies and
@@ -39,23 +40,8 @@ beforeAll(async () => {
 });
 afterAll(() => t?.stop());
 
-interface Reply {
-  status: number;
-  text: string;
-  body: unknown;
-}
-
-async function send(method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<Reply> {
-  const response = await fetch(api + path, { method, headers: { 'x-api-key': key, ...headers }, body });
-  const text = await response.text();
-  let parsed: unknown;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    parsed = undefined;
-  }
-  return { status: response.status, text, body: parsed };
-}
+type Reply = RawReply;
+const send = (method: string, path: string, body?: string, headers: Record<string, string> = {}) => sendRaw(api, key, method, path, body, headers);
 
 /** The invariants every reply keeps. */
 function expectWellFormed(reply: Reply, what: string, route?: { method: string; path: string }): void {

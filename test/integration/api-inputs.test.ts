@@ -11,6 +11,7 @@ import { submitBatch } from '#shared/jobs/create-batch.ts';
 import { idempotentBatchIds } from '#shared/jobs/idempotency.ts';
 import { jobKey } from '#shared/jobs/items.ts';
 import { startTestCloud, type TestCloud } from '../helpers/local-cloud.ts';
+import { sendRaw } from '../helpers/raw-http.ts';
 
 /**
  * Inputs a hostile client sends (issue "No input gets a 500, and a refused request leaves nothing
@@ -30,15 +31,7 @@ beforeAll(async () => {
 });
 afterAll(() => t?.stop());
 
-async function send(method: string, path: string, body?: string, headers: Record<string, string> = {}) {
-  const response = await fetch(api + path, {
-    method,
-    headers: { 'x-api-key': key, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-    body,
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : undefined };
-}
+const send = (method: string, path: string, body?: string, headers: Record<string, string> = {}) => sendRaw(api, key, method, path, body, headers);
 
 const item = (metadata: string) => `{"contentType":"image/jpeg","contentLength":1000,"metadata":${metadata}}`;
 

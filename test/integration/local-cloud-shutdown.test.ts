@@ -9,6 +9,7 @@ import type { Endpoints } from '../../scripts/local-cloud/cloud.ts';
 import { type FakeGemini, reply, startFakeGemini } from '../helpers/fake-gemini.ts';
 import { startTestCloud } from '../helpers/local-cloud.ts';
 import { RED, twoTone, WHITE } from '../helpers/images.ts';
+import { until } from '../helpers/waiting.ts';
 
 /**
  * Ctrl-C on `npm start` finishes the running jobs: the process may receive SIGINT twice within
@@ -32,15 +33,6 @@ afterAll(async () => {
   rmSync(stateDir, { recursive: true, force: true });
 });
 
-async function until<T>(probe: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 it('finishes a running job when SIGINT arrives twice 20 ms apart, and exits 0', async () => {
   child = spawn(process.execPath, ['--import', 'tsx', 'scripts/local-cloud/main.ts', '--state-dir', stateDir], {
@@ -66,6 +58,7 @@ it('finishes a running job when SIGINT arrives twice 20 ms apart, and exits 0', 
   const endpoints = await until(
     () => (existsSync(endpointsFile) ? (JSON.parse(readFileSync(endpointsFile, 'utf8')) as Endpoints) : undefined),
     `endpoints.json (output so far: ${output})`,
+    60_000,
   );
   const client = new PipelineClient(endpoints.apiUrl, endpoints.apiKey);
 
@@ -73,7 +66,7 @@ it('finishes a running job when SIGINT arrives twice 20 ms apart, and exits 0', 
   const image = await twoTone('jpeg', 64, 48, RED, WHITE);
   const job = await client.createJob({ contentType: 'image/jpeg', contentLength: image.length, model: 'gemini/describe' });
   await uploadToPresignedUrl(job.upload, image);
-  await until(async () => ((await client.getJob(job.jobId)).job.status === 'running' ? true : undefined), 'the job to run');
+  await until(async () => ((await client.getJob(job.jobId)).job.status === 'running' ? true : undefined), 'the job to run', 60_000);
 
   child.kill('SIGINT');
   await new Promise((r) => setTimeout(r, 20));

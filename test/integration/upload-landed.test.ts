@@ -8,6 +8,7 @@ import { type FakeGemini, reply, startFakeGemini } from '../helpers/fake-gemini.
 import { RED, twoTone, WHITE } from '../helpers/images.ts';
 import { LOCAL_RESOURCES } from '../../scripts/local-cloud/cloud.ts';
 import { startTestCloud, type TestCloud } from '../helpers/local-cloud.ts';
+import { until } from '../helpers/waiting.ts';
 
 /**
  * An upload that landed shows `queued` (or later) whether or not anyone reads the job, driven by
@@ -45,15 +46,6 @@ afterAll(async () => {
   await gemini?.close();
 });
 
-async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 it('marks every landed upload queued while the worker is still busy with others', async () => {
   gemini.script(...Array.from({ length: JOBS }, () => ({ ...reply.answer(describePreset.example), delayMs: MODEL_DELAY_MS })));

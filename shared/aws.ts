@@ -3,7 +3,7 @@ import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, PutCommand, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import { getConfig } from './config.ts';
-import { tracer } from './tracer.ts';
+import { traced } from './tracer.ts';
 
 /**
  * AWS SDK v3 clients, created once per process on first use. Endpoints come from the standard
@@ -34,7 +34,7 @@ export function setRequestHandlerFactory(factory: ((service: AwsService) => Requ
 }
 
 export function s3Client(): S3Client {
-  s3 ??= tracer.captureAWSv3Client(
+  s3 ??= traced(
     new S3Client({
       region: getConfig().AWS_REGION,
       forcePathStyle: getConfig().S3_FORCE_PATH_STYLE,
@@ -47,14 +47,14 @@ export function s3Client(): S3Client {
 }
 
 export function documentClient(): DynamoDBDocumentClient {
-  dynamo ??= DynamoDBDocumentClient.from(tracer.captureAWSv3Client(new DynamoDBClient({ region: getConfig().AWS_REGION, requestHandler: requestHandlerFor?.('dynamodb') })), {
+  dynamo ??= DynamoDBDocumentClient.from(traced(new DynamoDBClient({ region: getConfig().AWS_REGION, requestHandler: requestHandlerFor?.('dynamodb') })), {
     marshallOptions: { removeUndefinedValues: true },
   });
   return dynamo;
 }
 
 export function sqsClient(): SQSClient {
-  sqs ??= tracer.captureAWSv3Client(new SQSClient({ region: getConfig().AWS_REGION, requestHandler: requestHandlerFor?.('sqs') }));
+  sqs ??= traced(new SQSClient({ region: getConfig().AWS_REGION, requestHandler: requestHandlerFor?.('sqs') }));
   return sqs;
 }
 

@@ -58,6 +58,8 @@ export class ObjectFileWriter {
   #bodyBytes = 0;
   #position: number;
   #done = false;
+  #pending: Buffer[] = [];
+  #pendingBytes = 0;
 
   private constructor(
     readonly tempFile: string,
@@ -104,13 +106,24 @@ export class ObjectFileWriter {
   async append(chunk: Buffer): Promise<void> {
     this.#md5.update(chunk);
     this.#sha256.update(chunk);
+    this.#bodyBytes += chunk.length;
+    // Gathered into few large writes: one write per 64 KB network chunk cost more CPU than the hashing.
+    this.#pending.push(chunk);
+    this.#pendingBytes += chunk.length;
+    if (this.#pendingBytes >= WRITE_BATCH_BYTES) await this.#flush();
+  }
+
+  async #flush(): Promise<void> {
+    if (this.#pendingBytes === 0) return;
+    const data = this.#pending.length === 1 ? this.#pending[0]! : Buffer.concat(this.#pending, this.#pendingBytes);
+    this.#pending = [];
+    this.#pendingBytes = 0;
     let offset = 0;
-    while (offset < chunk.length) {
-      const { bytesWritten } = await this.handle.write(chunk, offset, chunk.length - offset, this.#position);
+    while (offset < data.length) {
+      const { bytesWritten } = await this.handle.write(data, offset, data.length - offset, this.#position);
       offset += bytesWritten;
       this.#position += bytesWritten;
     }
-    this.#bodyBytes += chunk.length;
   }
 
   /** Seal the file with its metadata, make it durable, and rename it to finalFile. */
@@ -119,6 +132,7 @@ export class ObjectFileWriter {
     const json = Buffer.from(JSON.stringify(full), 'utf8');
     const tail = Buffer.concat([json, u32(json.length), TAIL_MAGIC]);
     try {
+      await this.#flush();
       await this.handle.write(tail, 0, tail.length, this.#position);
       await this.handle.sync();
     } finally {
@@ -140,6 +154,9 @@ export class ObjectFileWriter {
     await unlink(this.tempFile).catch(() => undefined);
   }
 }
+
+/** Body bytes gathered before one write to the temporary file. */
+const WRITE_BATCH_BYTES = 1024 * 1024;
 
 /** A rename is durable once the directory holding the new name is synced. */
 export async function syncDirectory(directory: string): Promise<void> {

@@ -51,7 +51,8 @@ export async function inspectImage(bytes: Uint8Array, maxPixels: number): Promis
   return info;
 }
 
-function decodeFailure(error: unknown, maxPixels: number): JobFailure {
+/** A decode error as the job's failure: over the pixel limit, or an image that cannot be read. */
+export function decodeFailure(error: unknown, maxPixels: number): JobFailure {
   const message = error instanceof Error ? error.message : String(error);
   if (/pixel limit/i.test(message)) {
     return JobFailure.permanent('image_too_large', `the image exceeds the limit of ${maxPixels} pixels`, error);

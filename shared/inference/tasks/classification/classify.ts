@@ -1,6 +1,6 @@
 import { JobFailure } from '../../../errors.ts';
-import { decodeToRgb, type ImageInfo, toTensor } from '../../image.ts';
-import { type RunSession, runOrFail } from '../session.ts';
+import type { ImageInfo } from '../../image.ts';
+import { type RunSession, runFittedImage } from '../session.ts';
 import type { ClassificationParams } from './params.ts';
 import type { ClassificationResult } from './result.ts';
 import { softmax, topK } from './scores.ts';
@@ -23,12 +23,8 @@ export async function run(
   params: ClassificationParams,
   runSession: RunSession,
 ): Promise<ClassificationResult> {
-  const started = performance.now();
-  const rgb = await decodeToRgb(request.bytes, settings.input, request.maxPixels);
-  const tensor = toTensor(rgb, settings.input);
-  const preprocessed = performance.now();
-  const outputs = await runOrFail(request.model, runSession, { [settings.input.name]: tensor }, [settings.output.name]);
-  const scores = outputs[settings.output.name]!.data;
+  const { output, timings } = await runFittedImage(request, settings.input, settings.output.name, runSession);
+  const scores = output.data;
   if (scores.length !== settings.labels.length) {
     throw JobFailure.permanent(
       'model_error',
@@ -36,14 +32,11 @@ export async function run(
     );
   }
   const probabilities = settings.output.activation === 'softmax' ? softmax(scores) : scores;
-  const inferred = performance.now();
   return {
     kind: 'classification',
     model: request.model,
     labels: topK(probabilities, settings.labels, params.topK ?? settings.topK),
     image: request.image,
-    timings: { preprocessMs: round(preprocessed - started), inferenceMs: round(inferred - preprocessed) },
+    timings,
   };
 }
-
-const round = (ms: number) => Math.round(ms * 100) / 100;

@@ -1,5 +1,5 @@
 import type { ImageInfo } from '../../image.ts';
-import { type FloatTensor, type RunSession, runOrFail } from '../session.ts';
+import { type FloatTensor, type RunSession, round2, runOrFail } from '../session.ts';
 import { type Candidate, readCandidates } from './candidates.ts';
 import { type Letterbox, letterboxTensor } from './letterbox.ts';
 import { classWiseNms } from './nms.ts';
@@ -90,7 +90,6 @@ function toOriginal([x1, y1, x2, y2]: Candidate['corners'], l: Letterbox): Candi
   return corners[2] > corners[0] && corners[3] > corners[1] ? corners : undefined;
 }
 
-const round2 = (v: number) => Math.round(v * 100) / 100;
 
 function reported({ labelIndex, score, corners: [x1, y1, x2, y2] }: Candidate, labels: readonly string[]): DetectedObject {
   return {

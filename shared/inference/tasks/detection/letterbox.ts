@@ -1,6 +1,5 @@
 import sharp from 'sharp';
-import { JobFailure } from '../../../errors.ts';
-import { type Tensor, toTensor } from '../../image.ts';
+import { decodeFailure, type Tensor, toTensor } from '../../image.ts';
 import type { DetectionInput } from './settings.ts';
 
 /**
@@ -70,7 +69,7 @@ export async function letterboxRgb(
     }
     return { rgb: new Uint8Array(data.buffer, data.byteOffset, data.length), letterbox };
   } catch (error) {
-    throw JobFailure.permanent('corrupt_image', `the image could not be decoded: ${(error as Error).message}`, error);
+    throw decodeFailure(error, maxPixels);
   }
 }
 

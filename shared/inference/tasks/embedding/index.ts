@@ -1,6 +1,6 @@
 import { JobFailure } from '../../../errors.ts';
-import { decodeToRgb, type ImageInfo, toTensor } from '../../image.ts';
-import { type FloatTensor, type RunSession, runOrFail } from '../session.ts';
+import type { ImageInfo } from '../../image.ts';
+import { type FloatTensor, type RunSession, runFittedImage } from '../session.ts';
 import type { EmbeddingParams, EmbeddingSettings } from './settings.ts';
 
 export { type EmbeddingParams, type EmbeddingSettings, paramsDoc, paramsSchema, settingsSchema } from './settings.ts';
@@ -87,7 +87,6 @@ export interface EmbeddingRequest {
   maxPixels: number;
 }
 
-const round2 = (ms: number) => Math.round(ms * 100) / 100;
 
 export async function run(
   request: EmbeddingRequest,
@@ -95,19 +94,14 @@ export async function run(
   _params: EmbeddingParams,
   runSession: RunSession,
 ): Promise<InlineEmbeddingResult> {
-  const started = performance.now();
-  const rgb = await decodeToRgb(request.bytes, settings.input, request.maxPixels);
-  const tensor = toTensor(rgb, settings.input);
-  const preprocessed = performance.now();
-  const outputs = await runOrFail(request.model, runSession, { [settings.input.name]: tensor }, [settings.output.name]);
-  const vector = postprocess(request.model, outputs[settings.output.name]!, settings);
-  const done = performance.now();
+  const { output, timings } = await runFittedImage(request, settings.input, settings.output.name, runSession);
+  const vector = postprocess(request.model, output, settings);
   return {
     kind: 'embedding',
     model: request.model,
     dimensions: vector.length,
     vector,
     image: request.image,
-    timings: { preprocessMs: round2(preprocessed - started), inferenceMs: round2(done - preprocessed) },
+    timings,
   };
 }
